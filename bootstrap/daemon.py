@@ -1,0 +1,144 @@
+"""``bootstrapd``: runs the enabled services of this host in one asyncio process.
+
+Each service is a coroutine ``serve(ctx: ServiceContext) -> None`` living in
+its own package (``dhcp_hinfo.service``, ``dns_updater.service``,
+``ikev2_glue.service``, ``bootstrap.web.service``) and running until it is
+cancelled.  This module is the composition root: it imports them by name
+only, so the faces never import each other.  Start-up refuses an
+out-of-date schema; SIGINT/SIGTERM cancel every service and the process
+exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import importlib.util
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from . import config as config_mod
+from . import migrate
+from .config import Settings
+from .errors import BootstrapError
+from .services import housekeeping
+from .store.engine import Store
+
+log = logging.getLogger("bootstrapd")
+
+SERVICES: dict[str, str] = {
+    "dhcp": "dhcp_hinfo.service:serve",
+    "dns": "dns_updater.service:serve",
+    "vici": "ikev2_glue.service:serve",
+    "web": "bootstrap.web.service:serve",
+}
+
+
+@dataclass
+class ServiceContext:
+    """What a service gets: the settings, the store, and a way to say what it serves."""
+
+    settings: Settings
+    store: Store
+    announce: Callable[[str], None] = field(default=lambda line: print(line, flush=True))
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def enabled_services(settings: Settings) -> list[str]:
+    """Service names the config enables, in start order."""
+    on = {
+        "dhcp": settings.dhcp6.enabled or settings.dhcp4.enabled,
+        "dns": settings.dns.enabled,
+        "vici": settings.vici.enabled,
+        "web": settings.web.enabled,
+    }
+    return [name for name in SERVICES if on[name]]
+
+
+def resolve(name: str) -> Callable[[ServiceContext], Awaitable[None]] | None:
+    """The ``serve`` coroutine of service ``name``, or None if not built in."""
+    module, _, attr = SERVICES[name].partition(":")
+    if importlib.util.find_spec(module.rpartition(".")[0] or module) is None:
+        return None
+    try:
+        spec = importlib.util.find_spec(module)
+    except ModuleNotFoundError:
+        return None
+    if spec is None:
+        return None
+    fn: Callable[[ServiceContext], Awaitable[None]] = getattr(importlib.import_module(module), attr)
+    return fn
+
+
+async def run(settings: Settings, only: str | None = None) -> int:
+    """Run the services until a signal arrives; returns the exit code."""
+    store = Store(settings.database.url, echo=settings.database.echo)
+    await asyncio.to_thread(migrate.ensure_current, store)
+    names = [only] if only else enabled_services(settings)
+    ctx = ServiceContext(settings=settings, store=store)
+    ctx.announce(f"bootstrapd: store {store.engine.url.render_as_string(hide_password=True)}")
+    tasks: dict[str, asyncio.Task[None]] = {}
+    tasks["housekeeping"] = asyncio.create_task(housekeeping.serve(settings, store))
+    for name in names:
+        serve = resolve(name)
+        if serve is None:
+            ctx.announce(f"bootstrapd: {name}: not part of this build yet, skipped")
+            continue
+        tasks[name] = asyncio.create_task(serve(ctx), name=name)
+    ctx.announce("bootstrapd: running " + ", ".join(tasks) + "; Ctrl-C stops")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([stopper, *tasks.values()], return_when=asyncio.FIRST_COMPLETED)
+    code = 0
+    for task in done:
+        if task is stopper:
+            continue
+        exc = task.exception()
+        if exc is not None:
+            msg = str(exc) if isinstance(exc, BootstrapError | OSError) else repr(exc)
+            print(f"bootstrapd: {task.get_name()} failed: {msg}", file=sys.stderr)
+            log.debug("service failure", exc_info=exc)
+            code = 1
+        else:
+            print(f"bootstrapd: {task.get_name()} stopped", file=sys.stderr)
+    for task in tasks.values():
+        task.cancel()
+    stopper.cancel()
+    await asyncio.gather(*tasks.values(), stopper, return_exceptions=True)
+    store.dispose()
+    ctx.announce("bootstrapd: stopped")
+    return code
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="bootstrapd", description="Run the mip6-bootstrap services of this host."
+    )
+    parser.add_argument("--config", metavar="FILE", help="bootstrap.toml (default: built-in)")
+    parser.add_argument("--only", choices=sorted(SERVICES), help="run just this one service")
+    parser.add_argument("--db", metavar="URL", help="database URL (overrides the config)")
+    args = parser.parse_args(argv)
+    try:
+        settings = config_mod.load(args.config)
+        if args.db:
+            settings = config_mod.with_database(settings, args.db)
+        logging.basicConfig(
+            level=settings.log.level.upper(),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+        code = asyncio.run(run(settings, args.only))
+    except BootstrapError as exc:
+        print(f"bootstrapd: {exc}", file=sys.stderr)
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        code = 0
+    sys.exit(code)

@@ -1,0 +1,48 @@
+"""The audit log: one row per operator or service action, never secrets."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..store.engine import Store
+from ..store.models import AuditLog
+from .actor import Actor
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    id: int
+    at: dt.datetime
+    actor: str
+    source: str
+    action: str
+    target: str
+    detail: dict[str, Any]
+
+
+def record(
+    session: Session, actor: Actor, action: str, target: str, **detail: Any
+) -> None:
+    """Append one entry in the caller's transaction."""
+    session.add(
+        AuditLog(actor=actor.name, source=actor.source, action=action, target=target, detail=detail)
+    )
+
+
+def recent(
+    store: Store, limit: int = 100, offset: int = 0, target: str | None = None
+) -> list[AuditEntry]:
+    """Newest first."""
+    with store.session() as s:
+        q = select(AuditLog).order_by(AuditLog.id.desc()).limit(limit).offset(offset)
+        if target is not None:
+            q = q.where(AuditLog.target == target)
+        return [
+            AuditEntry(r.id, r.at, r.actor, r.source, r.action, r.target, dict(r.detail or {}))
+            for r in s.scalars(q)
+        ]

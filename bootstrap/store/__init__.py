@@ -1,0 +1,1 @@
+"""The SQL store: schema (:mod:`.models`) and engine/session handling (:mod:`.engine`)."""
