@@ -19,8 +19,9 @@ import importlib.util
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import config as config_mod
 from . import migrate
@@ -60,7 +61,7 @@ def enabled_services(settings: Settings) -> list[str]:
     return [name for name in SERVICES if on[name]]
 
 
-def resolve(name: str) -> Callable[[ServiceContext], Awaitable[None]] | None:
+def resolve(name: str) -> Callable[[ServiceContext], Coroutine[Any, Any, None]] | None:
     """The ``serve`` coroutine of service ``name``, or None if not built in."""
     module, _, attr = SERVICES[name].partition(":")
     if importlib.util.find_spec(module.rpartition(".")[0] or module) is None:
@@ -71,7 +72,9 @@ def resolve(name: str) -> Callable[[ServiceContext], Awaitable[None]] | None:
         return None
     if spec is None:
         return None
-    fn: Callable[[ServiceContext], Awaitable[None]] = getattr(importlib.import_module(module), attr)
+    fn: Callable[[ServiceContext], Coroutine[Any, Any, None]] = getattr(
+        importlib.import_module(module), attr
+    )
     return fn
 
 

@@ -64,12 +64,13 @@ def network_rrsets(
 
 
 def home_agent_rrsets(ha: HomeAgent) -> list[RRset]:
-    """AAAA (and A) of one HA; empty sets once the HA is down."""
+    """AAAA (and A, if it has IPv4) of one HA; empty sets once the HA is down."""
     up = ha.state is not HAState.DOWN
     name = absolute(ha.fqdn)
-    aaaa = (str(ha.address),) if up else ()
-    a = (str(ha.ipv4),) if up and ha.ipv4 is not None else ()
-    return [RRset(name, "AAAA", aaaa), RRset(name, "A", a)]
+    out = [RRset(name, "AAAA", (str(ha.address),) if up else ())]
+    if ha.ipv4 is not None:
+        out.append(RRset(name, "A", (str(ha.ipv4),) if up else ()))
+    return out
 
 
 def ptr_name(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
@@ -86,10 +87,9 @@ def subscriber_rrsets(sub: Subscriber, published: bool) -> list[RRset]:
     """
     show = published and sub.state is SubscriberState.ACTIVE
     name = absolute(sub.fqdn)
-    out = [
-        RRset(name, "AAAA", tuple(str(a) for a in sub.hoas) if show else ()),
-        RRset(name, "A", (str(sub.hoa4),) if show and sub.hoa4 is not None else ()),
-    ]
+    out = [RRset(name, "AAAA", tuple(str(a) for a in sub.hoas) if show else ())]
+    if sub.hoa4 is not None:
+        out.append(RRset(name, "A", (str(sub.hoa4),) if show else ()))
     for addr in sub.hoas:
         out.append(RRset(ptr_name(addr), "PTR", (name,) if show else ()))
     if sub.hoa4 is not None:

@@ -25,9 +25,7 @@ class AuditEntry:
     detail: dict[str, Any]
 
 
-def record(
-    session: Session, actor: Actor, action: str, target: str, **detail: Any
-) -> None:
+def record(session: Session, actor: Actor, action: str, target: str, **detail: Any) -> None:
     """Append one entry in the caller's transaction."""
     session.add(
         AuditLog(actor=actor.name, source=actor.source, action=action, target=target, detail=detail)

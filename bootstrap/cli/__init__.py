@@ -1,0 +1,87 @@
+"""``bootstrapctl``: the operator's command line over the service layer.
+
+Commands only parse arguments, call one service function and print; the
+rules live in :mod:`bootstrap.services`.  Command groups of the faces
+(``dns``, ``export``, ``radius``, ``operator``, ``token``) live in sibling
+modules and are attached by name in :data:`EXTENSIONS`, so a face that is not
+part of this build simply leaves its commands out.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+from typing import Any
+
+import click
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from ..errors import BootstrapError
+from .common import CliState
+from .root import root
+
+EXTENSIONS = ("bootstrap.cli.dns", "bootstrap.cli.ikev2", "bootstrap.cli.operators")
+
+
+def _attach_extensions() -> None:
+    for name in EXTENSIONS:
+        try:
+            mod = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        group = getattr(mod, "group", None)
+        if isinstance(group, click.Command):
+            root.add_command(group)
+        for cmd in getattr(mod, "commands", []):
+            root.add_command(cmd)
+
+
+_attach_extensions()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI with our exit-code contract: 0 ok, 1 operational, 2 usage/config."""
+    args = sys.argv[1:] if argv is None else argv
+    ctx_state: dict[str, Any] = {}
+    code = 0
+    try:
+        rv = root.main(args, prog_name="bootstrapctl", standalone_mode=False, obj=None)
+        code = rv if isinstance(rv, int) else 0
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.UsageError as exc:
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+        click.echo(f"bootstrapctl: {exc.format_message()}{hint}", err=True)
+        code = 2
+    except click.ClickException as exc:
+        click.echo(f"bootstrapctl: {exc.format_message()}", err=True)
+        code = exc.exit_code
+    except click.Abort:
+        click.echo("bootstrapctl: aborted", err=True)
+        code = 130
+    except BootstrapError as exc:
+        click.echo(f"bootstrapctl: {exc}", err=True)
+        code = exc.exit_code
+    except (OperationalError, DBAPIError) as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        click.echo(f"bootstrapctl: the store cannot be used: {reason}", err=True)
+        code = 1
+    except KeyboardInterrupt:
+        click.echo("bootstrapctl: interrupted", err=True)
+        code = 130
+    except Exception as exc:  # the contract: never a traceback unless asked for
+        if os.environ.get("BOOTSTRAP_DEBUG"):
+            traceback.print_exc()
+        click.echo(
+            f"bootstrapctl: internal error: {exc!r} (BOOTSTRAP_DEBUG=1 shows details)", err=True
+        )
+        code = 1
+    finally:
+        obj = ctx_state.get("obj")
+        if isinstance(obj, CliState):
+            obj.close()
+    sys.exit(code)

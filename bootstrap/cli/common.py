@@ -1,0 +1,121 @@
+"""What every ``bootstrapctl`` command shares: settings, the store, output, errors.
+
+Commands print machine output (``--json``: one JSON document) on stdout and
+diagnostics on stderr.  Errors are one sentence on stderr with exit code 1
+(operational: duplicate, unknown identity, store unreachable) or 2 (usage or
+config); a traceback is shown only with ``BOOTSTRAP_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import ipaddress
+import json
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from .. import config as config_mod
+from .. import migrate
+from ..config import Settings
+from ..store.engine import Store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class CliState:
+    """Put on the Click context by the root command; ``store()`` opens lazily."""
+
+    config_path: str | None
+    db_url: str | None
+    _settings: Settings | None = None
+    _store: Store | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            s = config_mod.load(self.config_path)
+            if self.db_url:
+                s = config_mod.with_database(s, self.db_url)
+            self._settings = s
+        return self._settings
+
+    def store(self, check_schema: bool = True) -> Store:
+        """The store; by default refuses an out-of-date schema with the fixing command."""
+        if self._store is None:
+            self._store = Store(self.settings.database.url, echo=self.settings.database.echo)
+        if check_schema:
+            migrate.ensure_current(self._store)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.dispose()
+
+
+def state() -> CliState:
+    obj = click.get_current_context().find_root().obj
+    assert isinstance(obj, CliState)
+    return obj
+
+
+def json_option(fn: F) -> F:
+    """The ``--json`` flag every command takes."""
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")(fn)
+
+
+def to_jsonable(value: Any) -> Any:
+    """Dataclasses, enums, addresses, paths and datetimes as plain JSON values."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, ipaddress.IPv4Address | ipaddress.IPv6Address):
+        return str(value)
+    if isinstance(value, ipaddress.IPv4Network | ipaddress.IPv6Network):
+        return str(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
+
+
+def emit_json(value: Any) -> None:
+    click.echo(json.dumps(to_jsonable(value), indent=2, sort_keys=False))
+
+
+def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
+    """A plain aligned table on stdout."""
+    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    for i, r in enumerate(cells):
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+        if i == 0:
+            click.echo("  ".join("-" * w for w in widths))
+
+
+def kv(pairs: Iterable[tuple[str, Any]]) -> None:
+    pairs = list(pairs)
+    width = max((len(k) for k, _ in pairs), default=0)
+    for k, v in pairs:
+        click.echo(f"{k.ljust(width)}  {'' if v is None else v}")
+
+
+def stderr(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+def is_tty() -> bool:
+    return sys.stderr.isatty()

@@ -1,0 +1,540 @@
+"""The core ``bootstrapctl`` commands: db, network, ha, ca, enroll, show, list, state changes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from .. import domain, migrate
+from ..services import audit, credentials, home_agents, networks, subscribers
+from ..services.actor import Actor
+from .common import CliState, emit_json, json_option, kv, state, stderr, table
+from .importer import import_cmd
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog="Exit codes: 0 success, 1 operational error (duplicate, unknown identity,"
+    " store unreachable), 2 usage or configuration error.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    metavar="FILE",
+    envvar="BOOTSTRAP_CONFIG",
+    help="bootstrap.toml to use (env BOOTSTRAP_CONFIG; default: built-in defaults).",
+)
+@click.option("--db", "db_url", metavar="URL", help="Database URL; overrides the config.")
+@click.pass_context
+def root(ctx: click.Context, config_path: str | None, db_url: str | None) -> None:
+    """Provision Mobile IPv6 subscribers, home networks and home agents."""
+    ctx.obj = CliState(config_path=config_path, db_url=db_url)
+    ctx.call_on_close(ctx.obj.close)
+
+
+# ---------------------------------------------------------------- db
+
+
+@root.group()
+def db() -> None:
+    """Schema migrations of the store."""
+
+
+@db.command("upgrade")
+@json_option
+def db_upgrade(as_json: bool) -> None:
+    """Apply every pending migration (safe to run again)."""
+    st = state()
+    before, after = migrate.upgrade(st.store(check_schema=False))
+    if as_json:
+        emit_json({"from": before, "to": after})
+    elif before == after:
+        click.echo(f"schema already at {after}")
+    else:
+        click.echo(f"schema upgraded from {before or 'empty'} to {after}")
+
+
+@db.command("current")
+@json_option
+def db_current(as_json: bool) -> None:
+    """Show the schema revision of the store and of the code."""
+    store = state().store(check_schema=False)
+    cur, head = migrate.current_revision(store), migrate.head_revision(store)
+    if as_json:
+        emit_json({"current": cur, "head": head, "up_to_date": cur == head})
+    else:
+        kv([("current", cur or "(empty)"), ("head", head), ("up to date", cur == head)])
+
+
+# ---------------------------------------------------------------- networks
+
+
+def network_json(n: domain.HomeNetwork) -> dict[str, Any]:
+    return {
+        "domain": n.domain,
+        "prefix": str(n.prefix),
+        "ipv4_pool": str(n.ipv4_pool) if n.ipv4_pool else None,
+        "zones": list(n.zones),
+        "ha_info": n.ha_info.value,
+    }
+
+
+@root.group()
+def network() -> None:
+    """Home networks (one per MSP domain)."""
+
+
+@network.command("add")
+@click.argument("domain_name", metavar="DOMAIN")
+@click.option("--prefix", required=True, help="IPv6 home prefix, /64 or shorter.")
+@click.option("--ipv4-pool", help="IPv4 HoA pool (/16 to /30) for dual-stack nodes.")
+@click.option("--zone", "zones", multiple=True, help="DNS zone to publish into (repeatable).")
+@click.option(
+    "--ha-info",
+    type=click.Choice([i.value for i in domain.HAInfo]),
+    default="both",
+    show_default=True,
+    help="What DHCP home-information containers name: HA address, FQDN or both.",
+)
+@json_option
+def network_add(
+    domain_name: str,
+    prefix: str,
+    ipv4_pool: str | None,
+    zones: tuple[str, ...],
+    ha_info: str,
+    as_json: bool,
+) -> None:
+    """Add a home network."""
+    n = networks.add(state().store(), Actor.cli(), domain_name, prefix, ipv4_pool, zones, ha_info)
+    if as_json:
+        emit_json(network_json(n))
+    else:
+        click.echo(f"network {n.domain} added: prefix {n.prefix}")
+
+
+@network.command("edit")
+@click.argument("domain_name", metavar="DOMAIN")
+@click.option("--zone", "zones", multiple=True, help="Replace the zone list (repeatable).")
+@click.option("--no-zones", is_flag=True, help="Publish into no zone.")
+@click.option("--ha-info", type=click.Choice([i.value for i in domain.HAInfo]))
+@json_option
+def network_edit(
+    domain_name: str, zones: tuple[str, ...], no_zones: bool, ha_info: str | None, as_json: bool
+) -> None:
+    """Change a network's DNS zones or DHCP HA-information policy."""
+    new_zones: list[str] | None = [] if no_zones else (list(zones) if zones else None)
+    n = networks.update(state().store(), Actor.cli(), domain_name, new_zones, ha_info)
+    if as_json:
+        emit_json(network_json(n))
+    else:
+        click.echo(f"network {n.domain} updated")
+
+
+@network.command("list")
+@json_option
+def network_list(as_json: bool) -> None:
+    """List home networks."""
+    items = networks.list_all(state().store())
+    if as_json:
+        emit_json([network_json(n) for n in items])
+        return
+    table(
+        [
+            (n.domain, n.prefix, n.ipv4_pool or "-", ",".join(n.zones) or "-", n.ha_info.value)
+            for n in items
+        ],
+        ["DOMAIN", "PREFIX", "IPV4 POOL", "ZONES", "HA INFO"],
+    )
+
+
+# ---------------------------------------------------------------- home agents
+
+
+def ha_json(h: domain.HomeAgent) -> dict[str, Any]:
+    return {
+        "fqdn": h.fqdn,
+        "address": str(h.address),
+        "ipv4": str(h.ipv4) if h.ipv4 else None,
+        "network": h.network,
+        "priority": h.priority,
+        "weight": h.weight,
+        "capacity": h.capacity,
+        "assigned": h.assigned,
+        "state": h.state.value,
+        "last_heartbeat": h.last_heartbeat.isoformat() if h.last_heartbeat else None,
+    }
+
+
+@root.group()
+def ha() -> None:
+    """Home agents."""
+
+
+@ha.command("add")
+@click.argument("fqdn")
+@click.option("--network", "network_name", required=True, metavar="DOMAIN")
+@click.option("--address", required=True, help="The HA's IPv6 address.")
+@click.option("--ipv4", help="The HA's IPv4 address (DSMIPv6, DHCPv4 option 68).")
+@click.option("--priority", type=int, default=10, show_default=True)
+@click.option("--weight", type=int, default=100, show_default=True)
+@click.option("--capacity", type=int, default=10000, show_default=True)
+@click.option(
+    "--allow-outside-prefix", is_flag=True, help="Accept an address outside the home prefix."
+)
+@json_option
+def ha_add(
+    fqdn: str,
+    network_name: str,
+    address: str,
+    ipv4: str | None,
+    priority: int,
+    weight: int,
+    capacity: int,
+    allow_outside_prefix: bool,
+    as_json: bool,
+) -> None:
+    """Add a home agent to a network."""
+    st = state()
+    h = home_agents.add(
+        st.store(),
+        Actor.cli(),
+        fqdn,
+        network_name,
+        address,
+        ipv4,
+        priority,
+        weight,
+        capacity,
+        allow_outside_prefix,
+        st.settings,
+    )
+    if as_json:
+        emit_json(ha_json(h))
+    else:
+        click.echo(f"home agent {h.fqdn} added to {h.network} at {h.address}")
+
+
+@ha.command("list")
+@click.option("--network", "network_name", metavar="DOMAIN")
+@json_option
+def ha_list(network_name: str | None, as_json: bool) -> None:
+    """List home agents with state and load."""
+    items = home_agents.list_all(state().store(), network_name)
+    if as_json:
+        emit_json([ha_json(h) for h in items])
+        return
+    table(
+        [
+            (
+                h.fqdn,
+                h.network,
+                h.address,
+                h.ipv4 or "-",
+                h.priority,
+                h.weight,
+                f"{h.assigned}/{h.capacity}",
+                h.state.value,
+                h.last_heartbeat.isoformat(timespec="seconds") if h.last_heartbeat else "-",
+            )
+            for h in items
+        ],
+        ["FQDN", "NETWORK", "ADDRESS", "IPV4", "PRIO", "WEIGHT", "LOAD", "STATE", "HEARTBEAT"],
+    )
+
+
+def _ha_state_cmd(name: str, target: domain.HAState, help_text: str) -> click.Command:
+    @click.argument("fqdn")
+    @json_option
+    def cmd(fqdn: str, as_json: bool) -> None:
+        st = state()
+        h = home_agents.set_state(st.store(), Actor.cli(), fqdn, target, st.settings)
+        if as_json:
+            emit_json(ha_json(h))
+        else:
+            click.echo(f"home agent {h.fqdn} is now {h.state.value}")
+
+    cmd.__doc__ = help_text
+    return click.command(name)(cmd)
+
+
+ha.add_command(_ha_state_cmd("drain", domain.HAState.DRAINING, "Stop offering an HA to new nodes."))
+ha.add_command(_ha_state_cmd("activate", domain.HAState.ACTIVE, "Offer an HA again."))
+ha.add_command(_ha_state_cmd("down", domain.HAState.DOWN, "Mark an HA out of service."))
+
+
+# ---------------------------------------------------------------- CA
+
+
+@root.group()
+def ca() -> None:
+    """The store's certificate authority for certificate subscribers."""
+
+
+@ca.command("init")
+@click.option("--common-name", default="mip6-bootstrap CA", show_default=True)
+@json_option
+def ca_init(common_name: str, as_json: bool) -> None:
+    """Create the CA (once); prints its certificate."""
+    st = state()
+    pem = credentials.ca_init(st.store(), st.settings, common_name)
+    if as_json:
+        emit_json({"ca_cert": pem})
+    else:
+        click.echo(pem, nl=False)
+
+
+@ca.command("show")
+@json_option
+def ca_show(as_json: bool) -> None:
+    """Print the CA certificate."""
+    pem = credentials.ca_cert_pem(state().store())
+    if pem is None:
+        from ..errors import NotFound
+
+        raise NotFound("the store has no CA yet; run 'bootstrapctl ca init' first")
+    if as_json:
+        emit_json({"ca_cert": pem})
+    else:
+        click.echo(pem, nl=False)
+
+
+# ---------------------------------------------------------------- subscribers
+
+
+def subscriber_json(sub: domain.Subscriber) -> dict[str, Any]:
+    return {
+        "identity": sub.identity,
+        "fqdn": sub.fqdn,
+        "network": sub.network,
+        "state": sub.state.value,
+        "auth": sub.auth.value,
+        "ha": sub.home_agent,
+        "hoa": str(sub.hoas[0]) if sub.hoas else None,
+        "hoas": [str(a) for a in sub.hoas],
+        "hoa4": str(sub.hoa4) if sub.hoa4 else None,
+        "created_at": sub.created_at.isoformat() if sub.created_at else None,
+        "updated_at": sub.updated_at.isoformat() if sub.updated_at else None,
+    }
+
+
+def enrollment_json(e: subscribers.Enrollment) -> dict[str, Any]:
+    out = subscriber_json(e.subscriber)
+    out["ha"] = {
+        "fqdn": e.home_agent.fqdn,
+        "address": str(e.home_agent.address),
+        "ipv4": str(e.home_agent.ipv4) if e.home_agent.ipv4 else None,
+    }
+    if e.secret is not None:
+        out["secret"] = e.secret
+        out["credential"] = {"type": "eap", "secret": e.secret}
+    else:
+        paths = {"cert": str(e.cert_path), "key": str(e.key_path), "ca": str(e.ca_path)}
+        out.update(paths)
+        out["credential"] = {"type": "cert", **paths}
+    return out
+
+
+@root.command()
+@click.argument("identity")
+@click.option("--network", "network_name", metavar="DOMAIN", help="Default: the identity's domain.")
+@click.option(
+    "--fqdn", help="Default: derived from the identity (mn@example.com -> mn.example.com)."
+)
+@click.option("--auth", type=click.Choice(["eap", "cert"]), default="eap", show_default=True)
+@click.option("--ipv4", is_flag=True, help="Also assign an IPv4 home address (dual stack).")
+@json_option
+def enroll(
+    identity: str,
+    network_name: str | None,
+    fqdn: str | None,
+    auth: str,
+    ipv4: bool,
+    as_json: bool,
+) -> None:
+    """Enroll a subscriber: HA, home address(es) and credential, shown once."""
+    st = state()
+    e = subscribers.enroll(
+        st.store(), st.settings, Actor.cli(), identity, network_name, fqdn, auth, ipv4
+    )
+    if as_json:
+        emit_json(enrollment_json(e))
+        return
+    s = e.subscriber
+    pairs: list[tuple[str, Any]] = [
+        ("identity", s.identity),
+        ("fqdn", s.fqdn),
+        ("network", s.network),
+        ("home agent", f"{e.home_agent.fqdn} ({e.home_agent.address})"),
+        ("home address", ", ".join(str(a) for a in s.hoas)),
+    ]
+    if s.hoa4:
+        pairs.append(("ipv4 home address", s.hoa4))
+    pairs.append(("auth", s.auth.value))
+    if e.secret is not None:
+        pairs.append(("eap secret", e.secret))
+    else:
+        pairs += [("certificate", e.cert_path), ("private key", e.key_path), ("ca", e.ca_path)]
+    kv(pairs)
+    if e.secret is not None:
+        stderr("The EAP secret is shown only now; it is stored encrypted.")
+
+
+@root.command()
+@click.argument("identity")
+@json_option
+def show(identity: str, as_json: bool) -> None:
+    """Show one subscriber with its HA, home addresses and bindings."""
+    store = state().store()
+    sub = subscribers.get(store, identity)
+    ha_ = subscribers.ha_of(store, identity)
+    binds = subscribers.bindings_of(store, identity)
+    out = subscriber_json(sub)
+    out["ha"] = (
+        {"fqdn": ha_.fqdn, "address": str(ha_.address), "ipv4": str(ha_.ipv4) if ha_.ipv4 else None}
+        if ha_
+        else None
+    )
+    out["bindings"] = [
+        {
+            "ha": b.home_agent,
+            "care_of": b.care_of,
+            "care_of_port": b.care_of_port,
+            "hoa": b.hoa,
+            "up_since": b.up_at.isoformat(),
+            "down_at": b.down_at.isoformat() if b.down_at else None,
+        }
+        for b in binds
+    ]
+    if as_json:
+        emit_json(out)
+        return
+    kv(
+        [
+            ("identity", sub.identity),
+            ("fqdn", sub.fqdn),
+            ("network", sub.network),
+            ("state", sub.state.value),
+            ("auth", sub.auth.value),
+            ("home agent", f"{ha_.fqdn} ({ha_.address})" if ha_ else "-"),
+            ("home address", ", ".join(str(a) for a in sub.hoas) or "-"),
+            ("ipv4 home address", sub.hoa4 or "-"),
+            ("created", sub.created_at.isoformat(timespec="seconds") if sub.created_at else "-"),
+        ]
+    )
+    if binds:
+        click.echo("")
+        table(
+            [
+                (
+                    b.home_agent,
+                    b.care_of,
+                    b.hoa,
+                    b.up_at.isoformat(timespec="seconds"),
+                    b.down_at.isoformat(timespec="seconds") if b.down_at else "up",
+                )
+                for b in binds
+            ],
+            ["HA", "CARE-OF", "HOA", "UP", "DOWN"],
+        )
+
+
+@root.command("list")
+@click.option("--network", "network_name", metavar="DOMAIN")
+@click.option("--state", "state_", type=click.Choice([s.value for s in domain.SubscriberState]))
+@click.option("--search", help="Substring of identity or FQDN.")
+@json_option
+def list_cmd(
+    network_name: str | None, state_: str | None, search: str | None, as_json: bool
+) -> None:
+    """List subscribers."""
+    store = state().store()
+    page, offset, first = 1000, 0, True
+    if as_json:
+        click.echo("[", nl=False)
+    rows: list[tuple[Any, ...]] = []
+    while True:
+        items, total = subscribers.list_page(store, network_name, state_, search, page, offset)
+        for sub in items:
+            if as_json:
+                import json
+
+                click.echo(
+                    ("" if first else ",") + "\n  " + json.dumps(subscriber_json(sub)), nl=False
+                )
+                first = False
+            else:
+                rows.append(
+                    (
+                        sub.identity,
+                        sub.fqdn,
+                        sub.state.value,
+                        sub.home_agent or "-",
+                        sub.hoas[0] if sub.hoas else "-",
+                        sub.hoa4 or "-",
+                    )
+                )
+        offset += page
+        if offset >= total or not items:
+            break
+    if as_json:
+        click.echo("\n]" if not first else "]")
+    else:
+        table(rows, ["IDENTITY", "FQDN", "STATE", "HA", "HOA", "HOA4"])
+
+
+def _state_cmd(name: str, fn: Any, help_text: str) -> click.Command:
+    @click.argument("identity")
+    @json_option
+    def cmd(identity: str, as_json: bool) -> None:
+        st = state()
+        sub = fn(st.store(), st.settings, Actor.cli(), identity)
+        if as_json:
+            emit_json(subscriber_json(sub))
+        else:
+            click.echo(f"subscriber {sub.identity} is now {sub.state.value}")
+
+    cmd.__doc__ = help_text
+    return click.command(name)(cmd)
+
+
+root.add_command(
+    _state_cmd("suspend", subscribers.suspend, "Suspend a subscriber (keeps its HoA).")
+)
+root.add_command(_state_cmd("resume", subscribers.resume, "Resume a suspended subscriber."))
+root.add_command(
+    _state_cmd("revoke", subscribers.revoke, "Revoke a subscriber for good (HoA quarantined).")
+)
+root.add_command(import_cmd)
+
+
+@root.command("audit")
+@click.option("--limit", type=click.IntRange(1, 10000), default=50, show_default=True)
+@click.option("--target", help="Only entries about this identity / name.")
+@json_option
+def audit_cmd(limit: int, target: str | None, as_json: bool) -> None:
+    """Show the audit log, newest first."""
+    items = audit.recent(state().store(), limit=limit, target=target)
+    if as_json:
+        emit_json(
+            [
+                {
+                    "at": e.at.isoformat(),
+                    "actor": e.actor,
+                    "source": e.source,
+                    "action": e.action,
+                    "target": e.target,
+                    "detail": e.detail,
+                }
+                for e in items
+            ]
+        )
+        return
+    table(
+        [
+            (e.at.isoformat(timespec="seconds"), f"{e.actor}({e.source})", e.action, e.target)
+            for e in items
+        ],
+        ["AT", "WHO", "ACTION", "TARGET"],
+    )

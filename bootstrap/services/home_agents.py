@@ -1,0 +1,156 @@
+"""Home agents: adding, draining, activating, heartbeats.
+
+Every state change also writes the network's SRV / HA address RRsets to
+the DNS outbox, so DNS follows the store without anyone calling nsupdate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from .. import domain
+from ..config import Settings
+from ..errors import Conflict, NotFound, ValidationError
+from ..store.engine import Store
+from ..store.models import HomeAddress, HomeAgent, Network, utcnow
+from . import allocation, audit, networks, outbox, validate, versions, views
+from .actor import Actor
+
+
+def row_by_fqdn(session: Session, fqdn: str) -> HomeAgent:
+    row = session.scalars(
+        select(HomeAgent).where(HomeAgent.fqdn == fqdn.lower().rstrip("."))
+    ).first()
+    if row is None:
+        raise NotFound(f"home agent {fqdn!r} does not exist (see 'bootstrapctl ha list')")
+    return row
+
+
+def add(
+    store: Store,
+    actor: Actor,
+    fqdn: str,
+    network: str,
+    address: str,
+    ipv4: str | None = None,
+    priority: int = 10,
+    weight: int = 100,
+    capacity: int = 10000,
+    allow_outside_prefix: bool = False,
+    settings: Settings | None = None,
+) -> domain.HomeAgent:
+    """Register an HA of ``network``; its address must lie in the home prefix unless allowed."""
+    name = validate.fqdn(fqdn)
+    addr = validate.ipv6_address(address, "address")
+    addr4 = validate.ipv4_address(ipv4, "ipv4") if ipv4 else None
+    validate.uint16(priority, "priority")
+    validate.uint16(weight, "weight")
+    validate.positive(capacity, "capacity")
+    with store.session() as s:
+        net = networks.row_by_domain(s, network)
+        prefix = ipaddress.IPv6Network(net.prefix)
+        if addr not in prefix and not allow_outside_prefix:
+            raise ValidationError(
+                f"address {addr} is not inside network {net.domain!r}'s prefix {prefix}"
+                " (pass --allow-outside-prefix if the HA really lives elsewhere)"
+            )
+        if addr in prefix and not allocation.iid_acceptable(addr, prefix):
+            raise ValidationError(f"address {addr} is a reserved anycast address of {prefix}")
+        if s.scalars(select(HomeAgent).where(HomeAgent.fqdn == name)).first() is not None:
+            raise Conflict(f"home agent {name!r} already exists")
+        if s.scalars(select(HomeAgent).where(HomeAgent.address == str(addr))).first() is not None:
+            raise Conflict(f"address {addr} already belongs to another home agent")
+        taken = s.scalars(
+            select(HomeAddress).where(
+                HomeAddress.network_id == net.id, HomeAddress.address == str(addr)
+            )
+        ).first()
+        if taken is not None:
+            raise Conflict(f"address {addr} is a subscriber's home address")
+        if addr4 is not None:
+            allocation.withdraw_v4(s, str(addr4))
+        row = HomeAgent(
+            fqdn=name,
+            address=str(addr),
+            ipv4=str(addr4) if addr4 else None,
+            network_id=net.id,
+            priority=priority,
+            weight=weight,
+            capacity=capacity,
+            assigned=0,
+            state=domain.HAState.ACTIVE.value,
+        )
+        s.add(row)
+        s.flush()
+        versions.bump(s, versions.TOPOLOGY)
+        audit.record(s, actor, "ha.add", name, network=net.domain, address=str(addr))
+        outbox.enqueue_network(s, net, settings, "ha.add", utcnow())
+        return views.home_agent(row, net.domain)
+
+
+def set_state(
+    store: Store,
+    actor: Actor,
+    fqdn: str,
+    state: domain.HAState,
+    settings: Settings | None = None,
+) -> domain.HomeAgent:
+    """Move an HA to ``state``; a drained or down HA is no longer offered."""
+    with store.session() as s:
+        row = row_by_fqdn(s, fqdn)
+        before = row.state
+        row.state = state.value
+        net = s.get(Network, row.network_id)
+        assert net is not None
+        versions.bump(s, versions.TOPOLOGY)
+        audit.record(s, actor, f"ha.{state.value}", row.fqdn, before=before)
+        outbox.enqueue_network(s, net, settings, f"ha.{state.value}", utcnow())
+        return views.home_agent(row, net.domain)
+
+
+def drain(
+    store: Store, actor: Actor, fqdn: str, settings: Settings | None = None
+) -> domain.HomeAgent:
+    return set_state(store, actor, fqdn, domain.HAState.DRAINING, settings)
+
+
+def activate(
+    store: Store, actor: Actor, fqdn: str, settings: Settings | None = None
+) -> domain.HomeAgent:
+    return set_state(store, actor, fqdn, domain.HAState.ACTIVE, settings)
+
+
+def mark_down(
+    store: Store, actor: Actor, fqdn: str, settings: Settings | None = None
+) -> domain.HomeAgent:
+    return set_state(store, actor, fqdn, domain.HAState.DOWN, settings)
+
+
+def heartbeat(store: Store, fqdn: str, now: dt.datetime | None = None) -> None:
+    """Record that the HA's IKE daemon answers; no version bump (snapshots age out)."""
+    with store.session() as s:
+        result = s.execute(
+            update(HomeAgent)
+            .where(HomeAgent.fqdn == fqdn.lower().rstrip("."))
+            .values(last_heartbeat=now or utcnow())
+        )
+        if getattr(result, "rowcount", 1) == 0:
+            raise NotFound(f"home agent {fqdn!r} does not exist")
+
+
+def get(store: Store, fqdn: str) -> domain.HomeAgent:
+    with store.session() as s:
+        row = row_by_fqdn(s, fqdn)
+        return views.home_agent(row, row.network.domain)
+
+
+def list_all(store: Store, network: str | None = None) -> list[domain.HomeAgent]:
+    with store.session() as s:
+        q = select(HomeAgent, Network.domain).join(Network).order_by(HomeAgent.fqdn)
+        if network is not None:
+            q = q.where(Network.domain == network.lower().rstrip("."))
+        return [views.home_agent(h, d) for h, d in s.execute(q)]

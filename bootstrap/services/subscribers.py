@@ -1,0 +1,404 @@
+"""Subscribers: enrollment, suspension, resumption, revocation, listing.
+
+Enrollment is one transaction: the subscriber row, its home agent (the live
+HA of the network with the most spare capacity, SRV-weighted, chosen by
+:mod:`bootstrap.rules` and taken with a guarded counter update), its HoA(s)
+(:mod:`.allocation`), its credential, the DNS outbox rows, the audit entry
+and the change-version bump all commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from .. import domain, rules
+from ..config import Settings
+from ..errors import Conflict, Exhausted, NotFound, ValidationError
+from ..store.engine import Store
+from ..store.models import Binding, HomeAgent, Network, Subscriber, utcnow
+from . import allocation, audit, credentials, networks, outbox, validate, versions, views
+from .actor import Actor
+
+_rng = random.SystemRandom()
+MAX_HA_TRIES = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Enrollment:
+    """The result of enroll: what the operator must see once."""
+
+    subscriber: domain.Subscriber
+    home_agent: domain.HomeAgent
+    secret: str | None = None
+    cert_path: Path | None = None
+    key_path: Path | None = None
+    ca_path: Path | None = None
+
+
+def _row(session: Session, identity: str) -> Subscriber:
+    ident = identity.strip()
+    row = session.scalars(
+        select(Subscriber)
+        .where(Subscriber.identity == ident)
+        .options(selectinload(Subscriber.addresses))
+    ).first()
+    if row is None:
+        raise NotFound(f"subscriber {ident!r} does not exist")
+    return row
+
+
+def _view(session: Session, row: Subscriber) -> domain.Subscriber:
+    ha = row.home_agent.fqdn if row.home_agent is not None else None
+    return views.subscriber(row, row.network.domain, ha, list(row.addresses))
+
+
+def _choose_ha(session: Session, net: Network, settings: Settings) -> HomeAgent:
+    """Pick and claim a slot on the best live HA; retried if another writer took the last slot."""
+    timeout = dt.timedelta(seconds=settings.store.heartbeat_timeout)
+    for _ in range(MAX_HA_TRIES):
+        rows = {
+            h.id: h
+            for h in session.scalars(
+                select(HomeAgent)
+                .where(HomeAgent.network_id == net.id)
+                .execution_options(populate_existing=True)
+            )
+        }
+        agents = [views.home_agent(h, net.domain) for h in rows.values()]
+        best = rules.best(agents, utcnow(), timeout, _rng)
+        if best is None:
+            raise Exhausted(
+                f"network {net.domain!r} has no live home agent with spare capacity"
+                " (see 'bootstrapctl ha list')"
+            )
+        result = session.execute(
+            update(HomeAgent)
+            .where(
+                HomeAgent.id == best.id,
+                HomeAgent.assigned < HomeAgent.capacity,
+                HomeAgent.state == domain.HAState.ACTIVE.value,
+            )
+            .values(assigned=HomeAgent.assigned + 1)
+        )
+        if getattr(result, "rowcount", 1) == 1:
+            return rows[best.id]
+    raise Exhausted(f"could not claim a home agent slot in network {net.domain!r}; try again")
+
+
+def _publish_now(settings: Settings) -> bool:
+    return settings.dns.publish == "enroll"
+
+
+def enroll_in(
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    identity: str,
+    network: str | None = None,
+    fqdn: str | None = None,
+    auth: str = "eap",
+    ipv4: bool = False,
+) -> Enrollment:
+    """Enroll inside the caller's transaction (used by bulk import)."""
+    ident, realm = validate.identity(identity)
+    name = validate.fqdn(fqdn) if fqdn else validate.derived_fqdn(ident)
+    try:
+        method = domain.AuthMethod(auth)
+    except ValueError:
+        raise ValidationError(f"auth must be 'eap' or 'cert', not {auth!r}") from None
+    net = networks.row_by_domain(session, network or realm)
+    if ipv4 and not net.ipv4_pool:
+        raise ValidationError(f"network {net.domain!r} has no IPv4 pool, so --ipv4 cannot be met")
+    if session.scalars(select(Subscriber.id).where(Subscriber.identity == ident)).first():
+        raise Conflict(f"subscriber {ident!r} is already enrolled")
+    if session.scalars(select(Subscriber.id).where(Subscriber.fqdn == name)).first():
+        raise Conflict(f"fqdn {name!r} already belongs to another subscriber")
+    ha = _choose_ha(session, net, settings)
+    now = utcnow()
+    row = Subscriber(
+        identity=ident,
+        fqdn=name,
+        network_id=net.id,
+        home_agent_id=ha.id,
+        state=domain.SubscriberState.ACTIVE.value,
+        auth=method.value,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    session.flush()
+    avoid = frozenset(
+        session.scalars(select(HomeAgent.address).where(HomeAgent.network_id == net.id))
+    )
+    prefix = views.network(net).prefix
+    allocation.allocate_v6(session, net.id, prefix, row.id, avoid)
+    if ipv4:
+        allocation.allocate_v4(session, net.id, row.id, now)
+    secret = None
+    cert_path = key_path = ca_path = None
+    if method is domain.AuthMethod.EAP:
+        secret = credentials.new_eap_secret()
+        row.secret_enc = credentials.encrypt(settings, secret.encode())
+        row.credential_ref = "eap-secret"
+    else:
+        issued = credentials.issue_certificate(session, settings, ident, name)
+        row.cert_pem = issued.cert_pem.decode()
+        row.key_enc = credentials.encrypt(settings, issued.key_pem)
+        row.cert_serial = format(issued.serial, "x")
+        cert_path, key_path, ca_path = credentials.write_certificate_files(
+            settings, ident, issued, credentials.ca_pem_in(session)
+        )
+        row.credential_ref = str(cert_path)
+    session.flush()
+    session.refresh(row, ["addresses", "home_agent", "network"])
+    view = _view(session, row)
+    if _publish_now(settings):
+        outbox.enqueue_subscriber(session, view, net.zones, True, "enroll")
+    versions.bump(session, versions.SUBSCRIBERS)
+    audit.record(
+        session,
+        actor,
+        "subscriber.enroll",
+        ident,
+        fqdn=name,
+        network=net.domain,
+        ha=ha.fqdn,
+        hoa=[str(a) for a in view.hoas],
+        hoa4=str(view.hoa4) if view.hoa4 else None,
+        auth=method.value,
+    )
+    return Enrollment(
+        subscriber=view,
+        home_agent=views.home_agent(ha, net.domain),
+        secret=secret,
+        cert_path=cert_path,
+        key_path=key_path,
+        ca_path=ca_path,
+    )
+
+
+def enroll(
+    store: Store,
+    settings: Settings,
+    actor: Actor,
+    identity: str,
+    network: str | None = None,
+    fqdn: str | None = None,
+    auth: str = "eap",
+    ipv4: bool = False,
+) -> Enrollment:
+    """Enroll one subscriber; see the module docstring for what happens in the transaction."""
+    try:
+        with store.session() as s:
+            return enroll_in(s, settings, actor, identity, network, fqdn, auth, ipv4)
+    except IntegrityError:
+        # a concurrent writer enrolled the same identity or FQDN between check and insert
+        raise Conflict(f"subscriber {identity.strip()!r} or its fqdn is already enrolled") from None
+
+
+def get(store: Store, identity: str) -> domain.Subscriber:
+    with store.session() as s:
+        return _view(s, _row(s, identity))
+
+
+def bindings_of(store: Store, identity: str, limit: int = 50) -> list[domain.Binding]:
+    """The subscriber's bindings, newest first (written by the VICI bridge)."""
+    with store.session() as s:
+        row = _row(s, identity)
+        q = (
+            select(Binding, HomeAgent.fqdn)
+            .join(HomeAgent, HomeAgent.id == Binding.home_agent_id)
+            .where(Binding.subscriber_id == row.id)
+            .order_by(Binding.id.desc())
+            .limit(limit)
+        )
+        return [
+            domain.Binding(
+                id=b.id,
+                identity=row.identity,
+                home_agent=ha,
+                care_of=b.care_of,
+                care_of_port=b.care_of_port,
+                hoa=b.hoa,
+                up_at=views.aware(b.up_at) or b.up_at,
+                down_at=views.aware(b.down_at),
+                ike_unique_id=b.ike_unique_id,
+            )
+            for b, ha in s.execute(q)
+        ]
+
+
+def list_page(
+    store: Store,
+    network: str | None = None,
+    state: str | None = None,
+    search: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[domain.Subscriber], int]:
+    """One page of subscribers ordered by identity, plus the total that match."""
+    if state is not None:
+        try:
+            domain.SubscriberState(state)
+        except ValueError:
+            allowed = ", ".join(x.value for x in domain.SubscriberState)
+            raise ValidationError(f"state must be one of {allowed}, not {state!r}") from None
+    with store.session() as s:
+        q = select(Subscriber)
+        if network is not None:
+            q = q.where(Subscriber.network_id == networks.row_by_domain(s, network).id)
+        if state is not None:
+            q = q.where(Subscriber.state == state)
+        if search:
+            like = f"%{search.strip()}%"
+            q = q.where(or_(Subscriber.identity.like(like), Subscriber.fqdn.like(like)))
+        total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+        rows = s.scalars(
+            q.order_by(Subscriber.identity)
+            .limit(limit)
+            .offset(offset)
+            .options(
+                selectinload(Subscriber.addresses),
+                selectinload(Subscriber.network),
+                selectinload(Subscriber.home_agent),
+            )
+        )
+        return [_view(s, r) for r in rows], total
+
+
+def _change_state(
+    store: Store,
+    settings: Settings,
+    actor: Actor,
+    identity: str,
+    target: domain.SubscriberState,
+    allowed_from: tuple[domain.SubscriberState, ...],
+) -> domain.Subscriber:
+    with store.session() as s:
+        row = _row(s, identity)
+        current = domain.SubscriberState(row.state)
+        if current is target:
+            raise Conflict(f"subscriber {row.identity!r} is already {target.value}")
+        if current not in allowed_from:
+            raise Conflict(
+                f"subscriber {row.identity!r} is {current.value} and cannot be made {target.value}"
+            )
+        before = _view(s, row)
+        now = utcnow()
+        row.state = target.value
+        row.updated_at = now
+        if target is domain.SubscriberState.REVOKED:
+            quarantine = dt.timedelta(days=settings.store.hoa_quarantine_days)
+            live = [a for a in row.addresses if a.released_at is None]
+            allocation.release(s, live, quarantine, now)
+            if row.home_agent_id is not None:
+                s.execute(
+                    update(HomeAgent)
+                    .where(HomeAgent.id == row.home_agent_id, HomeAgent.assigned > 0)
+                    .values(assigned=HomeAgent.assigned - 1)
+                )
+            row.home_agent_id = None
+            row.secret_enc = None
+            row.key_enc = None
+            row.nt_hash = None
+        s.flush()
+        net = row.network
+        publish = target is domain.SubscriberState.ACTIVE and _publish_now(settings)
+        # delete by the addresses it had, publish by the addresses it has
+        view_for_dns = before if not publish else _view(s, row)
+        if publish or before.state is domain.SubscriberState.ACTIVE:
+            outbox.enqueue_subscriber(
+                s,
+                _with_state(view_for_dns, target),
+                net.zones,
+                publish,
+                f"subscriber.{target.value}",
+            )
+        versions.bump(s, versions.SUBSCRIBERS)
+        audit.record(s, actor, f"subscriber.{_VERB[target]}", row.identity, before=current.value)
+        s.refresh(row, ["addresses", "home_agent"])
+        return _view(s, row)
+
+
+_VERB = {
+    domain.SubscriberState.SUSPENDED: "suspend",
+    domain.SubscriberState.ACTIVE: "resume",
+    domain.SubscriberState.REVOKED: "revoke",
+}
+
+
+def _with_state(sub: domain.Subscriber, state: domain.SubscriberState) -> domain.Subscriber:
+    return dataclasses.replace(sub, state=state)
+
+
+def suspend(store: Store, settings: Settings, actor: Actor, identity: str) -> domain.Subscriber:
+    """Keep the subscriber's HoA and HA but refuse it service and unpublish it."""
+    return _change_state(
+        store,
+        settings,
+        actor,
+        identity,
+        domain.SubscriberState.SUSPENDED,
+        (domain.SubscriberState.ACTIVE,),
+    )
+
+
+def resume(store: Store, settings: Settings, actor: Actor, identity: str) -> domain.Subscriber:
+    """Give a suspended subscriber service again."""
+    return _change_state(
+        store,
+        settings,
+        actor,
+        identity,
+        domain.SubscriberState.ACTIVE,
+        (domain.SubscriberState.SUSPENDED,),
+    )
+
+
+def revoke(store: Store, settings: Settings, actor: Actor, identity: str) -> domain.Subscriber:
+    """End the subscription for good: credentials destroyed, HoA quarantined, HA slot freed."""
+    return _change_state(
+        store,
+        settings,
+        actor,
+        identity,
+        domain.SubscriberState.REVOKED,
+        (domain.SubscriberState.ACTIVE, domain.SubscriberState.SUSPENDED),
+    )
+
+
+def count_by_state(store: Store) -> dict[str, int]:
+    with store.session() as s:
+        q = select(Subscriber.state, func.count(Subscriber.id)).group_by(Subscriber.state)
+        return {state: n for state, n in s.execute(q)}
+
+
+def ha_of(store: Store, identity: str) -> domain.HomeAgent | None:
+    with store.session() as s:
+        row = _row(s, identity)
+        if row.home_agent is None:
+            return None
+        return views.home_agent(row.home_agent, row.network.domain)
+
+
+__all__ = [
+    "Enrollment",
+    "bindings_of",
+    "count_by_state",
+    "enroll",
+    "enroll_in",
+    "get",
+    "ha_of",
+    "list_page",
+    "resume",
+    "revoke",
+    "suspend",
+]
