@@ -67,9 +67,31 @@ class Dhcp6Config:
     """[dhcp6]: the DHCPv6 home-information responder."""
 
     enabled: bool = True
+    """Run the DHCPv6 responder inside bootstrapd."""
     listen: str = "[::]:547"
+    """Address and UDP port to bind (tests use high ports)."""
     interfaces: list[str] = field(default_factory=list)
+    """Interfaces on which to join ff02::1:2 (clients on these links are answered directly)."""
     allow_unicast: bool = False
+    """Answer Information-requests sent to a unicast address (RFC 9915 says drop; lab use only)."""
+    links: list[str] = field(default_factory=list)
+    """VDINF link bindings "<selector>=<network>": if:<iface>, ifid:<interface-id> or a prefix."""
+    rsoo_codes: list[int] = field(default_factory=list)
+    """Relay-supplied (RFC 6422 RSOO) option codes to use, e.g. [50, 69, 70]; empty = ignore RSOO."""
+    hop_limit: int = 8
+    """Relay-forward messages with a larger hop count or deeper nesting are dropped."""
+    rate_limit: float = 20.0
+    """Requests per second allowed per client (DUID or address); 0 turns the limit off."""
+    rate_burst: int = 40
+    """Requests a client may send at once before the rate limit applies."""
+    refresh_time: int = 0
+    """Information Refresh Time (s, >= 600) sent when the client asks for option 32; 0 = never."""
+    log_interval: float = 60.0
+    """At most one log line per drop reason in this many seconds."""
+    reply_port: int = 546
+    """UDP port direct Replies go to (546; tests may use another)."""
+    relay_port: int = 547
+    """UDP port Relay-replies go to (547; tests may use another)."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +99,25 @@ class Dhcp4Config:
     """[dhcp4]: the DHCPv4 home-information responder."""
 
     enabled: bool = False
+    """Run the DHCPv4 DHCPINFORM responder inside bootstrapd."""
     listen: str = "0.0.0.0:67"
+    """Address and UDP port to bind (tests use high ports)."""
+    interfaces: list[str] = field(default_factory=list)
+    """Interfaces to serve (bound with SO_BINDTODEVICE); empty = all."""
+    links: list[str] = field(default_factory=list)
+    """Link bindings "<selector>=<network>": if:<iface> or a giaddr prefix; unbound = all HAs."""
+    server_id: str = ""
+    """Server Identifier (option 54); empty = the address the request arrived on."""
+    dualstack_code: int = 0
+    """Site-specific option code (224-254) for the dual-stack home information option; 0 = off."""
+    rate_limit: float = 20.0
+    """Requests per second allowed per client (chaddr); 0 turns the limit off."""
+    rate_burst: int = 40
+    """Requests a client may send at once before the rate limit applies."""
+    client_port: int = 68
+    """UDP port DHCPACKs go to when not relayed (68; tests may use another)."""
+    relay_port: int = 67
+    """UDP port DHCPACKs go to when relayed through giaddr (67; tests may use another)."""
 
 
 @dataclass(frozen=True)
@@ -85,10 +125,36 @@ class DnsConfig:
     """[dns]: the RFC 2136 publisher."""
 
     enabled: bool = False
+    """Run the publisher inside ``bootstrapd``."""
     server: str = "127.0.0.1:53"
+    """The primary that accepts UPDATEs and zone transfers, ``address:port``."""
     tsig_key_file: str = field(default="mip6-update.key", metadata=PATH)
+    """A BIND ``tsig-keygen`` key file (``key "name" { algorithm ...; secret "..."; };``)."""
     publish: str = field(default="enroll", metadata=_choice("enroll", "registration"))
+    """When an MN's records appear: at enrollment, or only while it has a live binding."""
     ttl: int = 300
+    """TTL of every record we publish, in seconds."""
+    batch_size: int = 400
+    """Records per UPDATE message (one zone each); 100-500 is fastest, 64 KB caps it."""
+    max_in_flight: int = 4
+    """UPDATE messages awaiting a reply at once; named drops those beyond its update-quota (100)."""
+    timeout: float = 10.0
+    """Seconds to wait for connecting to the server and for each reply."""
+    backoff_initial: float = 1.0
+    """Seconds before the first retry of a failed row; doubled after every failure."""
+    backoff_cap: float = 60.0
+    """Longest wait between retries of a row, in seconds."""
+    claim_seconds: float = 120.0
+    """How long a publisher's claim on outbox rows lasts before another may take them."""
+    poll_interval: float = 0.5
+    """Seconds between outbox polls when it was empty."""
+    liveness_interval: float = 10.0
+    """Seconds between re-derivations of SRV/HA records from the snapshot (heartbeats)."""
+    algorithm: str = field(
+        default="",
+        metadata=_choice("", "hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224"),
+    )
+    """TSIG algorithm; empty means the one named in the key file (hmac-sha256 by tsig-keygen)."""
 
 
 @dataclass(frozen=True)
@@ -96,10 +162,31 @@ class ViciConfig:
     """[vici]: the strongSwan bridge."""
 
     enabled: bool = False
+    """Run the strongSwan bridge inside bootstrapd."""
     socket: str = "/var/run/charon.vici"
+    """charon's VICI socket (plugins.vici.socket, without unix://)."""
     home_agent: str = "ha1.example.com"
+    """The FQDN of the home agent this host is (as in 'bootstrapctl ha add')."""
     assign: str = field(default="per-subscriber", metadata=_choice("per-subscriber", "radius"))
+    """How a subscriber gets its HoA: one charon connection each, or FreeRADIUS."""
     per_subscriber_limit: int = 2000
+    """Warn once above this many subscribers in per-subscriber mode (setup cost grows ~N^2)."""
+    command_timeout: float = 30.0
+    """Seconds to wait for one VICI command before treating charon as gone."""
+    heartbeat_interval: float = 10.0
+    """Seconds between the HA heartbeats the bridge writes while charon answers."""
+    reconnect_max: float = 5.0
+    """Longest wait between reconnect attempts to charon (backoff from 0.2 s)."""
+    redirect_wait: float = 5.0
+    """Seconds a drained HA waits for a redirected MN to leave before terminating its SA."""
+    radius_address: str = "::1"
+    """Where FreeRADIUS listens for charon (radius mode; same network namespace)."""
+    radius_port: int = 1812
+    """FreeRADIUS authentication port."""
+    radius_secret_file: str = field(default="radius.secret", metadata=PATH)
+    """Shared secret between charon and FreeRADIUS (created 0600 by 'radius config')."""
+    radius_db_user: str = ""
+    """PostgreSQL role FreeRADIUS logs in as; empty = the user of [database] url."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +194,21 @@ class WebConfig:
     """[web]: the operator UI and REST API."""
 
     enabled: bool = True
+    """Serve the operator UI, REST API and /metrics inside bootstrapd."""
     listen: str = "127.0.0.1:8080"
+    """Address and TCP port of the HTTP server (IPv6 in brackets)."""
+    session_lifetime: float = 8 * 3600.0
+    """Seconds a web session lasts after login (sessions are revocable in the store)."""
+    session_idle_timeout: float = 3600.0
+    """Seconds without a request after which a web session ends."""
+    secure_cookies: bool = False
+    """Mark cookies Secure; set true when a TLS proxy serves the UI (plain http needs false)."""
+    login_attempts: int = 5
+    """Failed logins allowed per client address and per operator name within login_window."""
+    login_window: float = 300.0
+    """Seconds over which failed logins are counted."""
+    api_page_limit: int = 500
+    """Largest page size the API and UI accept for list endpoints."""
 
 
 @dataclass(frozen=True)

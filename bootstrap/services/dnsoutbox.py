@@ -1,0 +1,337 @@
+"""The DNS outbox: writing, claiming, marking and reporting its rows.
+
+A row asks the DNS publisher to make RRset (name, rdtype) equal ``rdatas``
+(empty = delete).  Rows are written in the transaction of the change that
+causes them (:func:`enqueue`), and drained by one or more publishers:
+
+* **Order per RRset.**  A row is claimable only when no older pending row of
+  the same (name, rdtype) is claimed by someone else or waiting for a retry,
+  so a newer value can never overtake an older one, across processes too.
+* **No double send.**  A claim sets ``claimed_by``/``claimed_until`` in one
+  transaction; on PostgreSQL claim transactions are serialised with a
+  transaction-scoped advisory lock, so two publishers never both see a row
+  as free (claims are a few milliseconds; the sending happens outside).
+  A crashed publisher's claim simply expires.
+* **Never dropped.**  A failed row keeps its place, counts ``attempts``,
+  stores the error sentence in ``last_error`` and waits ``next_attempt_at``
+  (capped exponential backoff).  Rows whose name is under no listed zone
+  (``zone`` NULL) are not sendable: they are closed with a ``NOZONE`` error
+  so ``dns status`` reports them, and ``dns reconcile`` publishes them once
+  the zone is listed.
+
+Rows are written by :mod:`.outbox` (the service layer's writer); this
+module only adds :func:`enqueue_now` for the publisher's own re-derivations.
+Also the read of the desired state (networks, HAs, active subscribers as
+domain objects) that reconciliation compares a zone with.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import and_, exists, func, or_, select, text, update
+from sqlalchemy.orm import aliased, selectinload
+
+from .. import domain
+from ..dnsrecords import RRset
+from ..store.engine import Store
+from ..store.models import Binding, DnsOutbox, HomeAgent, Network, Subscriber, utcnow
+from . import outbox, views
+
+CLAIM_LOCK_KEY = 0x6D697036_646E73
+"""PostgreSQL advisory lock id ('mip6' 'dns') serialising outbox claims."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """A claimed row, as the publisher needs it."""
+
+    id: int
+    zone: str
+    name: str
+    rdtype: str
+    rdatas: tuple[str, ...]
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneStatus:
+    zone: str | None
+    pending: int
+    oldest: dt.datetime | None
+    next_attempt: dt.datetime | None
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStatus:
+    """``dns status``: depth, oldest change and last error per zone."""
+
+    zones: tuple[ZoneStatus, ...]
+    pending: int
+    unroutable: int
+    """Rows closed with NOZONE (their name is under no listed zone)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredState:
+    """Everything the record rule needs: networks, HAs, active subscribers."""
+
+    networks: tuple[domain.HomeNetwork, ...]
+    home_agents: tuple[domain.HomeAgent, ...]
+    subscribers: tuple[domain.Subscriber, ...]
+    registered: frozenset[int]
+    """Ids of subscribers with a live binding (``publish = "registration"``)."""
+
+
+def _now(now: dt.datetime | None) -> dt.datetime:
+    return now if now is not None else utcnow()
+
+
+def enqueue_now(store: Store, rrsets: Iterable[RRset], zones: Sequence[str], reason: str) -> int:
+    """:func:`outbox.enqueue` in a transaction of its own (liveness, reconcile)."""
+    with store.session() as s:
+        return outbox.enqueue(s, list(rrsets), zones, reason)
+
+
+def claim(
+    store: Store, owner: str, limit: int, lease: float, now: dt.datetime | None = None
+) -> list[OutboxRow]:
+    """Claim up to ``limit`` due rows in id order for ``owner`` for ``lease`` seconds."""
+    now = _now(now)
+    o = DnsOutbox
+    p = aliased(DnsOutbox)
+    with store.session() as s:
+        if store.is_postgresql:
+            s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CLAIM_LOCK_KEY})
+        s.execute(
+            update(o)
+            .where(o.zone.is_(None), o.done_at.is_(None))
+            .values(
+                done_at=now,
+                last_error="NOZONE: the name is under no zone listed for its network; not sent",
+            )
+        )
+        blocked = exists().where(
+            p.name == o.name,
+            p.rdtype == o.rdtype,
+            p.done_at.is_(None),
+            p.id < o.id,
+            or_(p.claimed_until >= now, p.next_attempt_at > now),
+        )
+        free = or_(o.claimed_until.is_(None), o.claimed_until < now)
+        due = or_(o.next_attempt_at.is_(None), o.next_attempt_at <= now)
+        q = (
+            select(o.id, o.zone, o.name, o.rdtype, o.rdatas, o.attempts)
+            .where(o.done_at.is_(None), o.zone.is_not(None), free, due, ~blocked)
+            .order_by(o.id)
+            .limit(limit)
+        )
+        rows = [
+            OutboxRow(r.id, r.zone or "", r.name, r.rdtype, tuple(r.rdatas or ()), r.attempts)
+            for r in s.execute(q)
+        ]
+        if rows:
+            until = now + dt.timedelta(seconds=lease)
+            for chunk in _chunks([r.id for r in rows], 900):
+                s.execute(
+                    update(o)
+                    .where(o.id.in_(chunk), free)
+                    .values(claimed_by=owner[:128], claimed_until=until)
+                )
+        return rows
+
+
+def _chunks(ids: Sequence[int], size: int) -> Iterable[Sequence[int]]:
+    for i in range(0, len(ids), size):
+        yield ids[i : i + size]
+
+
+def mark_done(store: Store, ids: Sequence[int], now: dt.datetime | None = None) -> None:
+    """The rows' changes are in DNS: close them."""
+    now = _now(now)
+    with store.session() as s:
+        for chunk in _chunks(ids, 900):
+            s.execute(
+                update(DnsOutbox)
+                .where(DnsOutbox.id.in_(chunk))
+                .values(done_at=now, claimed_by=None, claimed_until=None)
+            )
+
+
+def backoff(attempts: int, initial: float, cap: float) -> float:
+    """Seconds to wait after the ``attempts``-th failure: doubling, capped."""
+    return float(min(cap, initial * (2 ** min(max(attempts - 1, 0), 30))))
+
+
+def mark_failed(
+    store: Store,
+    rows: Sequence[OutboxRow],
+    error: str,
+    initial: float,
+    cap: float,
+    now: dt.datetime | None = None,
+) -> None:
+    """Keep the rows pending, count the attempt, note the error, schedule the retry."""
+    now = _now(now)
+    by_attempts: dict[int, list[int]] = defaultdict(list)
+    for r in rows:
+        by_attempts[r.attempts + 1].append(r.id)
+    with store.session() as s:
+        for attempts, ids in by_attempts.items():
+            retry = now + dt.timedelta(seconds=backoff(attempts, initial, cap))
+            for chunk in _chunks(ids, 900):
+                s.execute(
+                    update(DnsOutbox)
+                    .where(DnsOutbox.id.in_(chunk))
+                    .values(
+                        attempts=DnsOutbox.attempts + 1,
+                        last_error=error,
+                        next_attempt_at=retry,
+                        claimed_by=None,
+                        claimed_until=None,
+                    )
+                )
+
+
+def release(store: Store, ids: Sequence[int]) -> None:
+    """Give back claimed rows that were not sent (shutdown)."""
+    with store.session() as s:
+        for chunk in _chunks(ids, 900):
+            s.execute(
+                update(DnsOutbox)
+                .where(DnsOutbox.id.in_(chunk), DnsOutbox.done_at.is_(None))
+                .values(claimed_by=None, claimed_until=None)
+            )
+
+
+def make_due(store: Store) -> int:
+    """Cancel every pending backoff (``dns flush``: send everything now)."""
+    with store.session() as s:
+        res = s.execute(
+            update(DnsOutbox)
+            .where(DnsOutbox.done_at.is_(None), DnsOutbox.next_attempt_at.is_not(None))
+            .values(next_attempt_at=None)
+        )
+        return int(getattr(res, "rowcount", 0) or 0)
+
+
+def pending_count(store: Store) -> int:
+    with store.session() as s:
+        n = s.scalar(select(func.count()).where(DnsOutbox.done_at.is_(None)))
+        return int(n or 0)
+
+
+def has_due(store: Store, now: dt.datetime | None = None) -> bool:
+    """True when some pending row may be sent now (not waiting for a retry)."""
+    now = _now(now)
+    o = DnsOutbox
+    with store.session() as s:
+        q = select(o.id).where(
+            o.done_at.is_(None),
+            o.zone.is_not(None),
+            or_(o.next_attempt_at.is_(None), o.next_attempt_at <= now),
+            or_(o.claimed_until.is_(None), o.claimed_until < now),
+        )
+        return s.execute(q.limit(1)).first() is not None
+
+
+def pending_reasons(store: Store, limit: int = 20) -> list[tuple[str, int]]:
+    """(last error or 'not tried yet', rows) for pending rows, biggest first."""
+    o = DnsOutbox
+    with store.session() as s:
+        q = (
+            select(o.last_error, func.count())
+            .where(o.done_at.is_(None))
+            .group_by(o.last_error)
+            .order_by(func.count().desc())
+            .limit(limit)
+        )
+        return [(err or "not tried yet", int(n)) for err, n in s.execute(q)]
+
+
+def status(store: Store) -> OutboxStatus:
+    """Outbox depth, oldest pending change, next retry and last error per zone."""
+    o = DnsOutbox
+    with store.session() as s:
+        agg = s.execute(
+            select(o.zone, func.count(), func.min(o.created_at), func.max(o.next_attempt_at))
+            .where(o.done_at.is_(None))
+            .group_by(o.zone)
+            .order_by(o.zone)
+        ).all()
+        last_ids = dict(
+            s.execute(
+                select(o.zone, func.max(o.id))
+                .where(o.done_at.is_(None), o.last_error.is_not(None))
+                .group_by(o.zone)
+            ).all()
+        )
+        errors: dict[str | None, str | None] = {}
+        if last_ids:
+            for zone, err in s.execute(
+                select(o.zone, o.last_error).where(o.id.in_(list(last_ids.values())))
+            ):
+                errors[zone] = err
+        unroutable = s.scalar(
+            select(func.count()).where(
+                o.zone.is_(None), o.done_at.is_not(None), o.last_error.like("NOZONE%")
+            )
+        )
+        zones = tuple(
+            ZoneStatus(
+                zone=z,
+                pending=int(n),
+                oldest=views.aware(oldest),
+                next_attempt=views.aware(nxt),
+                last_error=errors.get(z),
+            )
+            for z, n, oldest, nxt in agg
+        )
+        return OutboxStatus(
+            zones=zones, pending=sum(z.pending for z in zones), unroutable=int(unroutable or 0)
+        )
+
+
+def owned_names(store: Store, zone: str) -> set[tuple[str, str]]:
+    """Every (name, rdtype) the outbox ever asked for in ``zone``: names we own."""
+    o = DnsOutbox
+    with store.session() as s:
+        q = select(o.name, o.rdtype).where(o.zone == zone).distinct()
+        return {(n, t) for n, t in s.execute(q)}
+
+
+def desired_state(store: Store) -> DesiredState:
+    """Every network, HA and active subscriber (with addresses) and who is registered."""
+    with store.session() as s:
+        nets = list(s.scalars(select(Network).order_by(Network.id)))
+        by_id = {n.id: n.domain for n in nets}
+        has = list(s.scalars(select(HomeAgent).order_by(HomeAgent.id)))
+        ha_by_id = {h.id: h.fqdn for h in has}
+        subs = s.scalars(
+            select(Subscriber)
+            .where(Subscriber.state == domain.SubscriberState.ACTIVE.value)
+            .options(selectinload(Subscriber.addresses))
+            .order_by(Subscriber.id)
+        )
+        subscribers = tuple(
+            views.subscriber(
+                row,
+                by_id[row.network_id],
+                ha_by_id.get(row.home_agent_id) if row.home_agent_id else None,
+                list(row.addresses),
+            )
+            for row in subs
+        )
+        registered = frozenset(
+            s.scalars(select(Binding.subscriber_id).where(and_(Binding.down_at.is_(None))).distinct())
+        )
+        return DesiredState(
+            networks=tuple(views.network(n) for n in nets),
+            home_agents=tuple(views.home_agent(h, by_id[h.network_id]) for h in has),
+            subscribers=subscribers,
+            registered=registered,
+        )

@@ -1,0 +1,157 @@
+"""Draining the DNS outbox into the server: claim, batch, send, mark.
+
+One :class:`Publisher` per process; several may share one PostgreSQL store
+(claims keep them from sending the same row).  Store calls run in a worker
+thread; the sends of one claim run concurrently, bounded by the client's
+in-flight limit.  Each RRset appears in exactly one batch of a claim, and a
+newer row of an RRset is not claimable while an older one is claimed or
+waiting to be retried, so changes reach DNS in order per name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from dataclasses import dataclass, field
+
+from prometheus_client import Counter
+
+from bootstrap.config import DnsConfig
+from bootstrap.services import dnsoutbox
+from bootstrap.services.dnsoutbox import OutboxRow
+from bootstrap.store.engine import Store
+
+from . import plan
+from .errors import UpdateFailure
+from .transport import UpdateClient
+
+log = logging.getLogger(__name__)
+
+MAX_SPLIT_DEPTH = 4
+"""A refused batch is halved at most this often (<= 16 parts) to isolate a bad record."""
+
+ROWS = Counter("mip6bs_dns_rows_total", "Outbox rows settled by the publisher", ["result"])
+MESSAGES = Counter("mip6bs_dns_updates_total", "UPDATE messages sent", ["result"])
+
+
+@dataclass
+class DrainResult:
+    """What one pass did: rows settled, rows that failed, and why."""
+
+    claimed: int = 0
+    done: int = 0
+    failed: int = 0
+    messages: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+
+
+def publisher_id() -> str:
+    """``host:pid:object`` names a claim's owner in the outbox."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Publisher:
+    """Sends outbox rows of every zone to one primary server."""
+
+    def __init__(self, store: Store, cfg: DnsConfig, client: UpdateClient, owner: str) -> None:
+        self.store = store
+        self.cfg = cfg
+        self.client = client
+        self.owner = owner
+        self.claim_limit = max(cfg.batch_size * max(cfg.max_in_flight, 1) * 2, 1)
+
+    async def drain_once(self) -> DrainResult:
+        """Claim one slice of due rows, send it, and record the outcome."""
+        result = DrainResult()
+        rows = await asyncio.to_thread(
+            dnsoutbox.claim, self.store, self.owner, self.claim_limit, self.cfg.claim_seconds
+        )
+        result.claimed = len(rows)
+        if not rows:
+            return result
+        done: list[OutboxRow] = []
+        failed: list[tuple[list[OutboxRow], str]] = []
+        try:
+            batches, bad = plan.batches(rows, self.cfg.ttl, self.cfg.batch_size)
+            failed.extend(bad)
+            await asyncio.gather(
+                *(self._send(b, w, 0, done, failed, result) for b, w in batches)
+            )
+        except BaseException:
+            settled = {r.id for r in done} | {r.id for rs, _ in failed for r in rs}
+            left = [r.id for r in rows if r.id not in settled]
+            await asyncio.shield(asyncio.to_thread(self._settle, done, failed, left))
+            raise
+        await asyncio.to_thread(self._settle, done, failed, [])
+        result.done = len(done)
+        result.failed = sum(len(rs) for rs, _ in failed)
+        for rs, err in failed:
+            kind = err.split(":", 1)[0]
+            result.errors[kind] = result.errors.get(kind, 0) + len(rs)
+        return result
+
+    def _settle(
+        self, done: list[OutboxRow], failed: list[tuple[list[OutboxRow], str]], left: list[int]
+    ) -> None:
+        if done:
+            dnsoutbox.mark_done(self.store, [r.id for r in done])
+            ROWS.labels("done").inc(len(done))
+        for rows, error in failed:
+            dnsoutbox.mark_failed(
+                self.store, rows, error, self.cfg.backoff_initial, self.cfg.backoff_cap
+            )
+            ROWS.labels("failed").inc(len(rows))
+            log.warning("%d DNS outbox rows not published: %s", len(rows), error)
+        if left:
+            dnsoutbox.release(self.store, left)
+
+    async def _send(
+        self,
+        batch: plan.Batch,
+        unsigned: bytes,
+        depth: int,
+        done: list[OutboxRow],
+        failed: list[tuple[list[OutboxRow], str]],
+        result: DrainResult,
+    ) -> None:
+        result.messages += 1
+        try:
+            await self.client.send(batch.zone, unsigned)
+        except UpdateFailure as exc:
+            MESSAGES.labels(exc.kind.value).inc()
+            if exc.retry_by_split and len(batch.changes) > 1 and depth < MAX_SPLIT_DEPTH:
+                for part, w in plan.split(batch, self.cfg.ttl):
+                    await self._send(part, w, depth + 1, done, failed, result)
+                return
+            failed.append((batch.all_rows, str(exc)))
+            return
+        MESSAGES.labels("ok").inc()
+        done.extend(batch.all_rows)
+
+    async def run(self) -> None:
+        """Drain forever; sleep ``poll_interval`` whenever a pass found nothing due."""
+        while True:
+            try:
+                res = await self.drain_once()
+            except Exception as exc:  # store outage: keep going, rows stay in the outbox
+                log.warning("DNS outbox pass failed, will retry: %s", exc)
+                res = DrainResult()
+            if not res.claimed:
+                await asyncio.sleep(self.cfg.poll_interval)
+
+    async def flush(self) -> DrainResult:
+        """Send every pending row now (backoff cancelled), each at most once more."""
+        await asyncio.to_thread(dnsoutbox.make_due, self.store)
+        total = DrainResult()
+        while True:
+            res = await self.drain_once()
+            if not res.claimed:
+                return total
+            total.claimed += res.claimed
+            total.done += res.done
+            total.failed += res.failed
+            total.messages += res.messages
+            for k, v in res.errors.items():
+                total.errors[k] = total.errors.get(k, 0) + v

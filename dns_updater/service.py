@@ -1,0 +1,93 @@
+"""``bootstrapd --only dns``: the outbox publisher plus SRV/HA liveness.
+
+SRV and HA address records depend on HA heartbeats, which change without a
+store transaction (so without outbox rows).  The liveness task therefore
+re-derives every network's RRsets from a fresh snapshot every
+``[dns] liveness_interval`` seconds and enqueues those that changed; at start
+it enqueues them all once (a handful of idempotent rows), so DNS is right
+after a restart too.  Subscriber records only change in transactions, which
+write their own rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+
+from bootstrap.config import Settings, split_hostport
+from bootstrap.daemon import ServiceContext
+from bootstrap.dnsrecords import RRset, network_rrsets
+from bootstrap.services import dnsoutbox, snapshot
+from bootstrap.store.engine import Store
+from bootstrap.store.models import utcnow
+
+from . import keyfile
+from .publisher import Publisher, publisher_id
+from .transport import UpdateClient
+
+log = logging.getLogger(__name__)
+
+
+def make_publisher(settings: Settings, store: Store, owner: str | None = None) -> Publisher:
+    """A publisher for ``[dns]`` (raises ConfigError on a bad key file or server)."""
+    cfg = settings.dns
+    key = keyfile.load(cfg.tsig_key_file, cfg.algorithm)
+    host, port = split_hostport(cfg.server, "[dns] server")
+    client = UpdateClient(host, port, key, cfg.timeout, cfg.max_in_flight)
+    return Publisher(store, cfg, client, owner or publisher_id())
+
+
+class Liveness:
+    """Enqueues SRV/HA RRsets whose content moved since the last look."""
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self.last: dict[tuple[str, str], tuple[str, ...]] = {}
+
+    def check(self, now: dt.datetime | None = None) -> int:
+        """One look; returns the number of rows enqueued (blocking)."""
+        snap = snapshot.load(self.store)
+        timeout = dt.timedelta(seconds=self.settings.store.heartbeat_timeout)
+        n = 0
+        for net in snap.networks:
+            if not net.zones:
+                continue
+            rrsets = network_rrsets(net, snap.home_agents, now or utcnow(), timeout)
+            changed: list[RRset] = []
+            for rr in rrsets:
+                key = (rr.name, rr.rdtype)
+                if self.last.get(key) != rr.rdatas:
+                    changed.append(rr)
+                    self.last[key] = rr.rdatas
+            if changed:
+                n += dnsoutbox.enqueue_now(self.store, changed, net.zones, "liveness")
+        return n
+
+    async def run(self, interval: float) -> None:
+        while True:
+            try:
+                n = await asyncio.to_thread(self.check)
+                if n:
+                    log.info("liveness: %d SRV/HA RRsets changed, enqueued", n)
+            except Exception as exc:  # store outage: try again next round
+                log.warning("liveness check failed, will retry: %s", exc)
+            await asyncio.sleep(interval)
+
+
+async def serve(ctx: ServiceContext) -> None:
+    """Publish until cancelled."""
+    settings = ctx.settings
+    publisher = make_publisher(settings, ctx.store)
+    liveness = Liveness(ctx.store, settings)
+    ctx.announce(
+        f"dns: publishing the outbox to {publisher.client.server} "
+        f"(TSIG key {publisher.client.key.name}, {settings.dns.publish} mode)"
+    )
+    try:
+        await asyncio.gather(
+            publisher.run(), liveness.run(settings.dns.liveness_interval)
+        )
+    finally:
+        await publisher.client.close()
