@@ -45,6 +45,7 @@ class DrainResult:
     failed: int = 0
     messages: int = 0
     errors: dict[str, int] = field(default_factory=dict)
+    done_ids: list[int] = field(default_factory=list)
 
 
 def publisher_id() -> str:
@@ -86,6 +87,7 @@ class Publisher:
             raise
         await asyncio.to_thread(self._settle, done, failed, [])
         result.done = len(done)
+        result.done_ids = [r.id for r in done]
         result.failed = sum(len(rs) for rs, _ in failed)
         for rs, err in failed:
             kind = err.split(":", 1)[0]
@@ -153,5 +155,6 @@ class Publisher:
             total.done += res.done
             total.failed += res.failed
             total.messages += res.messages
+            total.done_ids += res.done_ids
             for k, v in res.errors.items():
                 total.errors[k] = total.errors.get(k, 0) + v

@@ -1,19 +1,21 @@
 """Fixtures of the DNS publisher tests: a real named on loopback and [dns] settings.
 
-Stores come from the shared ``tests/conftest.py`` (``store`` runs each test on
-SQLite and on PostgreSQL).
+Stores come from the shared ``tests/conftest.py`` (``store`` runs a test on
+SQLite and on PostgreSQL); tests of paths that do not depend on the backend
+use ``sq_settings`` (SQLite only) to stay within the time budget.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from bind_named import Named
+from dnshelp import base_settings, with_dns
 
-from bootstrap.config import DnsConfig, Settings
+from bootstrap.config import Settings
+from bootstrap.store.engine import Store
 
 
 @pytest.fixture
@@ -27,21 +29,13 @@ def named(tmp_path: Path) -> Iterator[Named]:
         n.stop()
 
 
-def with_dns(settings: Settings, named: Named, **dns: object) -> Settings:
-    """``settings`` whose [dns] section points at ``named`` with test-sized timers."""
-    base: dict[str, object] = {
-        "enabled": True,
-        "server": named.server,
-        "tsig_key_file": str(named.key_file),
-        "timeout": 3.0,
-        "backoff_initial": 0.2,
-        "backoff_cap": 1.0,
-        "poll_interval": 0.05,
-    }
-    base.update(dns)
-    return dataclasses.replace(settings, dns=DnsConfig(**base))  # type: ignore[arg-type]
+@pytest.fixture
+def dns_settings(settings: Settings, named: Named) -> Settings:
+    """[dns] pointing at ``named``, database = the parametrized ``store``."""
+    return with_dns(settings, named)
 
 
 @pytest.fixture
-def dns_settings(settings: Settings, named: Named) -> Settings:
-    return with_dns(settings, named)
+def sq_settings(sqlite_store: Store, tmp_path: Path, named: Named) -> Settings:
+    """[dns] pointing at ``named``, database = ``sqlite_store``."""
+    return with_dns(base_settings(tmp_path, sqlite_store.url), named)

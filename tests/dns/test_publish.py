@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from bind_named import FORWARD, REVERSE4, REVERSE6, Named
+from dnshelp import ACTOR
 
 from bootstrap.config import Settings
 from bootstrap.services import dnsoutbox, home_agents, networks, subscribers
-from bootstrap.services.actor import Actor
 from bootstrap.store.engine import Store
 from dns_updater.service import make_publisher
 
-ACTOR = Actor("pytest", "cli")
 SRV = "_mip6._ipv6.example.com."
 
 
