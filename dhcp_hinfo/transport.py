@@ -1,0 +1,158 @@
+"""Thin asyncio UDP plumbing: sockets, packet info, batching. No protocol logic.
+
+We read with ``recvmsg`` from a loop reader instead of a DatagramProtocol
+because the rules need the receiving interface and whether the destination
+was multicast (RFC 9915 drops unicast Information-requests), which only the
+IPV6_PKTINFO / IP_PKTINFO ancillary data tells.  Each readiness event drains
+up to :data:`BATCH` datagrams; a full send buffer drops the reply (UDP).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import socket
+import struct
+from collections.abc import Callable
+
+from .policy import Arrival
+from .responder import Outgoing
+
+log = logging.getLogger("dhcp_hinfo")
+
+ALL_DHCP_RELAY_AGENTS_AND_SERVERS = "ff02::1:2"
+BATCH = 64
+IP_PKTINFO = 8
+"""Linux value; the socket module does not export it."""
+RCVBUF = 4 * 1024 * 1024
+_IN6_PKTINFO = struct.Struct("16sI")
+_IN_PKTINFO = struct.Struct("I4s4s")
+_CMSG_SPACE6 = socket.CMSG_SPACE(_IN6_PKTINFO.size)
+_CMSG_SPACE4 = socket.CMSG_SPACE(_IN_PKTINFO.size)
+
+Handler = Callable[[bytes, str, Arrival], Outgoing | None]
+
+
+def _ifname(index: int, cache: dict[int, str]) -> str | None:
+    if index not in cache:
+        try:
+            cache[index] = socket.if_indextoname(index)
+        except OSError:
+            return None
+    return cache[index]
+
+
+def open6(host: str, port: int, interfaces: list[str]) -> socket.socket:
+    """A non-blocking UDP socket on ``[host]:port`` that joined ff02::1:2 on ``interfaces``."""
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+        sock.bind((host, port))
+        group = socket.inet_pton(socket.AF_INET6, ALL_DHCP_RELAY_AGENTS_AND_SERVERS)
+        for name in interfaces:
+            index = socket.if_nametoindex(name)
+            sock.setsockopt(
+                socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, group + struct.pack("@I", index)
+            )
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def open4(host: str, port: int, interface: str | None) -> socket.socket:
+    """A non-blocking UDP socket on ``host:port``, bound to ``interface`` if given."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+        if interface:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, interface.encode())
+        sock.bind((host, port))
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+class Endpoint:
+    """Reads datagrams from ``sock`` on the running loop and sends what ``handler`` returns."""
+
+    def __init__(self, sock: socket.socket, handler: Handler) -> None:
+        self.sock = sock
+        self.handler = handler
+        self.family = sock.family
+        self._names: dict[int, str] = {}
+        self.send_errors = 0
+
+    def start(self) -> None:
+        asyncio.get_running_loop().add_reader(self.sock.fileno(), self._readable)
+
+    def close(self) -> None:
+        with contextlib.suppress(RuntimeError):
+            asyncio.get_running_loop().remove_reader(self.sock.fileno())
+        self.sock.close()
+
+    def _readable(self) -> None:
+        space = _CMSG_SPACE6 if self.family == socket.AF_INET6 else _CMSG_SPACE4
+        for _ in range(BATCH):
+            try:
+                data, ancdata, _flags, addr = self.sock.recvmsg(65535, space)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                log.warning("DHCP socket receive failed: %s", exc)
+                return
+            try:
+                self._one(data, ancdata, addr)
+            except Exception:  # a bug must not stop the socket; it is logged with the trace
+                log.exception("DHCP responder failed on one datagram")
+
+    def _one(
+        self, data: bytes, ancdata: list[tuple[int, int, bytes]], addr: tuple[object, ...]
+    ) -> None:
+        index = 0
+        arrival = Arrival()
+        if self.family == socket.AF_INET6:
+            for level, kind, value in ancdata:
+                if level == socket.IPPROTO_IPV6 and kind == socket.IPV6_PKTINFO:
+                    dst, index = _IN6_PKTINFO.unpack_from(value)
+                    local6 = ipaddress.IPv6Address(dst)
+                    arrival = Arrival(_ifname(index, self._names), local6.is_multicast, local6)
+        else:
+            for level, kind, value in ancdata:
+                if level == socket.IPPROTO_IP and kind == IP_PKTINFO:
+                    index, spec_dst, dst = _IN_PKTINFO.unpack_from(value)
+                    arrival = Arrival(
+                        _ifname(index, self._names),
+                        ipaddress.IPv4Address(dst).is_multicast,
+                        ipaddress.IPv4Address(spec_dst),
+                    )
+        source = str(addr[0]).partition("%")[0]
+        out = self.handler(data, source, arrival)
+        if out is None:
+            return
+        try:
+            if self.family == socket.AF_INET6:
+                pktinfo = _IN6_PKTINFO.pack(bytes(16), index)
+                self.sock.sendmsg(
+                    [out.payload],
+                    [(socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, pktinfo)],
+                    0,
+                    (out.destination, out.port, 0, index),
+                )
+            else:
+                self.sock.sendto(out.payload, (out.destination, out.port))
+        except OSError as exc:
+            self.send_errors += 1
+            if self.send_errors == 1 or self.send_errors % 1000 == 0:
+                log.warning("DHCP reply to %s not sent: %s", out.destination, exc)
