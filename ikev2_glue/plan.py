@@ -1,0 +1,215 @@
+"""What charon should hold for this HA: pure VICI dicts and the diff to get there.
+
+Per-subscriber mode (REPORT.md §3): one single-address pool per HoA, one
+EAP secret (EAP subscribers) and one connection whose remote identity is
+the subscriber's, so charon hands each identity exactly its stored HoA.
+Radius mode (REPORT-radius.md §7): one generic connection with
+``pools = radius``; FreeRADIUS puts the HoA into the Access-Accept.
+
+The bridge remembers a fingerprint of what it loaded per subscriber;
+:func:`plan_sync` compares that with the desired loadouts and returns only
+the changes, so syncing twice changes nothing.  Names are derived from the
+subscriber's store id (``sub-<id>``, ``hoa-<id>``, ``hoa4-<id>``,
+``eap-<id>``): short names keep VICI messages small at scale (§11.14).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+IKE_PROPOSALS = ("aes128-sha256-x25519", "aes256-sha384-ecp384", "default")
+ESP_PROPOSALS = ("aes128gcm16-x25519", "aes128-sha256", "default")
+CHILD = "mip6"
+RADIUS_CONN = "mip6-radius"
+CONN_PREFIX = "sub-"
+
+
+@dataclass(frozen=True, slots=True)
+class HaSide:
+    """This home agent as charon presents it."""
+
+    fqdn: str
+    address: str
+    cert_pem: str
+    ca_pem: str
+    dual_stack: bool = True
+    """Also tunnel IPv4 (local_ts 0.0.0.0/0) for subscribers with an IPv4 HoA."""
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberCreds:
+    """One subscriber of this HA with what charon needs to authenticate it."""
+
+    id: int
+    identity: str
+    fqdn: str
+    auth: str
+    """``eap`` (EAP-MSCHAPv2 secret) or ``cert`` (certificate from the store's CA)."""
+    active: bool
+    hoa6: str | None
+    hoa4: str | None = None
+    eap_secret: str | None = field(default=None, repr=False)
+
+
+def conn_name(sub_id: int) -> str:
+    return f"{CONN_PREFIX}{sub_id}"
+
+
+def sub_id_of_conn(name: str) -> int | None:
+    """The subscriber id a per-subscriber connection name stands for."""
+    if not name.startswith(CONN_PREFIX):
+        return None
+    rest = name[len(CONN_PREFIX) :]
+    return int(rest) if rest.isdigit() else None
+
+
+def pool_names(sub_id: int) -> tuple[str, str]:
+    return f"hoa-{sub_id}", f"hoa4-{sub_id}"
+
+
+def secret_id(sub_id: int) -> str:
+    return f"eap-{sub_id}"
+
+
+def local_ts(with_v4: bool) -> list[str]:
+    """The MN tunnels everything to its HA (REPORT.md §8)."""
+    return ["::/0", "0.0.0.0/0"] if with_v4 else ["::/0"]
+
+
+def _local_auth(ha: HaSide) -> dict[str, Any]:
+    return {"auth": "pubkey", "id": ha.fqdn, "certs": [ha.cert_pem]}
+
+
+def _child(with_v4: bool) -> dict[str, Any]:
+    return {
+        CHILD: {
+            "local_ts": local_ts(with_v4),
+            "remote_ts": ["dynamic"],
+            "esp_proposals": list(ESP_PROPOSALS),
+            "mode": "tunnel",
+        }
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Loadout:
+    """Everything one subscriber needs in charon (per-subscriber mode)."""
+
+    sub_id: int
+    identity: str
+    pools: dict[str, dict[str, Any]]
+    conn: dict[str, Any]
+    shared: dict[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def fingerprint(self) -> str:
+        """Stable digest of the loadout: equal digests need no reload."""
+        blob = json.dumps([self.pools, self.conn, self.shared], sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+
+def subscriber_loadout(ha: HaSide, sub: SubscriberCreds) -> Loadout | None:
+    """The pools, secret and connection of one active subscriber, or None.
+
+    None means "nothing to load": inactive, no IPv6 HoA, or an EAP
+    subscriber whose secret is unknown.
+    """
+    if not sub.active or sub.hoa6 is None:
+        return None
+    v6_pool, v4_pool = pool_names(sub.id)
+    pools = {v6_pool: {"addrs": f"{sub.hoa6}/128"}}
+    with_v4 = sub.hoa4 is not None and ha.dual_stack
+    if with_v4:
+        pools[v4_pool] = {"addrs": f"{sub.hoa4}/32"}
+    shared: dict[str, Any] | None = None
+    if sub.auth == "eap":
+        if not sub.eap_secret:
+            return None
+        remote = {"auth": "eap-mschapv2", "id": sub.identity}
+        shared = {
+            "id": secret_id(sub.id),
+            "type": "EAP",
+            "data": sub.eap_secret,
+            "owners": [sub.identity],
+        }
+    elif sub.auth == "cert":
+        remote = {"auth": "pubkey", "id": sub.identity}
+    else:
+        return None
+    conn = {
+        conn_name(sub.id): {
+            "version": "2",
+            "local_addrs": [ha.address],
+            "proposals": list(IKE_PROPOSALS),
+            "pools": list(pools),
+            "unique": "replace",
+            "send_certreq": "no",
+            "send_cert": "always",
+            "mobike": "yes",
+            "local-1": _local_auth(ha),
+            "remote-1": remote,
+            "children": _child(with_v4),
+        }
+    }
+    return Loadout(sub.id, sub.identity, pools, conn, shared)
+
+
+def radius_conn(ha: HaSide) -> dict[str, Any]:
+    """The one generic connection of radius mode (REPORT-radius.md §7)."""
+    return {
+        RADIUS_CONN: {
+            "version": "2",
+            "local_addrs": [ha.address],
+            "proposals": list(IKE_PROPOSALS),
+            "pools": ["radius"],
+            "send_certreq": "no",
+            "send_cert": "always",
+            "mobike": "yes",
+            "local-1": _local_auth(ha),
+            "remote-1": {"auth": "eap-radius", "id": "%any", "eap_id": "%any"},
+            "children": _child(ha.dual_stack),
+        }
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Removal:
+    """A subscriber charon must forget (suspended, revoked, moved, deleted)."""
+
+    sub_id: int
+
+    @property
+    def conn(self) -> str:
+        return conn_name(self.sub_id)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncPlan:
+    load: tuple[Loadout, ...]
+    remove: tuple[Removal, ...]
+
+    @property
+    def empty(self) -> bool:
+        return not self.load and not self.remove
+
+
+def desired_loadouts(ha: HaSide, subs: Iterable[SubscriberCreds]) -> dict[int, Loadout]:
+    out: dict[int, Loadout] = {}
+    for sub in subs:
+        lo = subscriber_loadout(ha, sub)
+        if lo is not None:
+            out[sub.id] = lo
+    return out
+
+
+def plan_sync(loaded: Mapping[int, str], desired: Mapping[int, Loadout]) -> SyncPlan:
+    """Changes that turn ``loaded`` (sub id -> fingerprint) into ``desired``."""
+    load = tuple(
+        lo for sid, lo in sorted(desired.items()) if loaded.get(sid) != lo.fingerprint
+    )
+    remove = tuple(Removal(sid) for sid in sorted(loaded) if sid not in desired)
+    return SyncPlan(load, remove)

@@ -1,0 +1,106 @@
+"""Per-subscriber mode end to end: real charons in namespaces, the bridge, the store.
+
+Enroll -> export the MN bundle -> ``swanctl --load-all`` into the MN's charon
+-> initiate: the MN's virtual IP is the store's HoA, the store shows the
+binding with the MN's care-of address; suspended and revoked subscribers are
+refused and cut off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import ikev2_netlab as nl
+from ikev2_env import ACTOR, HA_FQDN, HaLab, IkeEnv, running_bridge, wait_until
+
+from bootstrap.services import bindings, bundle, subscribers
+
+
+def export(env: IkeEnv, identity: str, out: Path) -> Path:
+    files = bundle.mn_bundle(bundle.mn_bundle_input(env.store, env.settings, identity))
+    bundle.write_bundle(out, files)
+    return out
+
+
+async def connect(mn: nl.Mn, bundle_dir: Path) -> tuple[bool, str]:
+    await asyncio.to_thread(mn.load_bundle, bundle_dir)
+    return await asyncio.to_thread(mn.initiate)
+
+
+def open_bindings(env: IkeEnv, identity: str) -> list[bindings.domain.Binding]:
+    return bindings.list_for(env.store, identity, open_only=True)
+
+
+async def test_eap_and_cert_subscribers_get_their_stored_hoa(
+    clean_lab: HaLab, ike_env: IkeEnv, tmp_path: Path
+) -> None:
+    eap = subscribers.enroll(ike_env.store, ike_env.settings, ACTOR, "mn@example.com")
+    cert = subscribers.enroll(
+        ike_env.store, ike_env.settings, ACTOR, "mn2@example.com", auth="cert"
+    )
+    mn1, mn2 = clean_lab.mns
+    async with running_bridge(ike_env.settings, ike_env.store):
+        ok, log = await connect(mn1, export(ike_env, "mn@example.com", tmp_path / "b1"))
+        assert ok, log
+        assert await asyncio.to_thread(mn1.vips) == [str(eap.subscriber.hoas[0])]
+        ok, log = await connect(mn2, export(ike_env, "mn2@example.com", tmp_path / "b2"))
+        assert ok, log
+        assert await asyncio.to_thread(mn2.vips) == [str(cert.subscriber.hoas[0])]
+        assert eap.subscriber.hoas[0] != cert.subscriber.hoas[0]
+
+        b1 = await wait_until(lambda: open_bindings(ike_env, "mn@example.com"), 10,
+                              "no binding for mn@example.com")
+        assert [(b.home_agent, b.care_of, b.hoa) for b in b1] == [
+            (HA_FQDN, nl.care_of(1), str(eap.subscriber.hoas[0]))
+        ]
+        b2 = await wait_until(lambda: open_bindings(ike_env, "mn2@example.com"), 10,
+                              "no binding for mn2@example.com")
+        assert b2[0].care_of == nl.care_of(2)
+
+        await asyncio.to_thread(mn1.terminate_all)
+        await wait_until(lambda: not open_bindings(ike_env, "mn@example.com"), 10,
+                         "binding of mn@example.com stayed open after the MN left")
+        closed = bindings.list_for(ike_env.store, "mn@example.com")
+        assert len(closed) == 1 and closed[0].down_at is not None
+
+
+async def test_suspended_and_revoked_subscribers_are_cut_off_and_refused(
+    clean_lab: HaLab, ike_env: IkeEnv, tmp_path: Path
+) -> None:
+    store, settings = ike_env.store, ike_env.settings
+    subscribers.enroll(store, settings, ACTOR, "mn@example.com")
+    subscribers.enroll(store, settings, ACTOR, "mn2@example.com", auth="cert")
+    mn1, mn2 = clean_lab.mns
+    d1 = export(ike_env, "mn@example.com", tmp_path / "b1")
+    d2 = export(ike_env, "mn2@example.com", tmp_path / "b2")
+    async with running_bridge(settings, store):
+        assert (await connect(mn1, d1))[0]
+        assert (await connect(mn2, d2))[0]
+        await wait_until(lambda: open_bindings(ike_env, "mn2@example.com"), 10, "mn2 not up")
+
+        subscribers.suspend(store, settings, ACTOR, "mn@example.com")
+        subscribers.revoke(store, settings, ACTOR, "mn2@example.com")
+        # the bridge terminates their SAs and closes the bindings
+        await wait_until(lambda: not mn1.vips() and not mn2.vips(), 15,
+                         "suspended/revoked MNs kept their SAs")
+        await wait_until(
+            lambda: not open_bindings(ike_env, "mn@example.com")
+            and not open_bindings(ike_env, "mn2@example.com"),
+            10, "bindings stayed open after suspend/revoke",
+        )
+        # and a new attempt is refused
+        ok, _ = await asyncio.to_thread(mn1.initiate, "home", "home", 8000)
+        assert not ok
+        ok, _ = await asyncio.to_thread(mn2.initiate, "home", "home", 8000)
+        assert not ok
+
+        subscribers.resume(store, settings, ACTOR, "mn@example.com")
+        sub = subscribers.get(store, "mn@example.com")
+
+        def reconnect() -> bool:
+            mn1.terminate_all(force=True)
+            return mn1.initiate("home", "home", 8000)[0]
+
+        await wait_until(reconnect, 20, "resumed subscriber could not reconnect")
+        assert await asyncio.to_thread(mn1.vips) == [str(sub.hoas[0])]
