@@ -33,7 +33,7 @@ from sqlalchemy.exc import DBAPIError
 
 from bootstrap import domain, rules
 from bootstrap.config import Settings
-from bootstrap.services import bindings, bundle, home_agents, versions
+from bootstrap.services import bindings, bundle, home_agents, radius, versions
 from bootstrap.store.engine import Store
 from bootstrap.store.models import utcnow
 
@@ -222,6 +222,7 @@ class Bridge:
             for sid in list(self.state.loaded):
                 await asyncio.to_thread(self.link.remove, plan.Removal(sid))
             self.state.loaded.clear()
+            await asyncio.to_thread(radius.fill_nt_hashes, self.store, self.settings)
             await asyncio.to_thread(self._radius_conn, side)
         else:
             if plan.RADIUS_CONN in existing:
@@ -302,11 +303,12 @@ class Bridge:
             await asyncio.to_thread(self.drain_step)
 
     async def _sync_radius(self) -> None:
-        """Radius mode: nothing per subscriber in charon, but revoked SAs must go."""
+        """Radius mode: new secrets need their NT hash; revoked or moved SAs must go."""
         ver = (await asyncio.to_thread(versions.current, self.store)).get(versions.SUBSCRIBERS, 0)
         if ver == self.state.sub_version:
             return
         self.state.sub_version = ver
+        await asyncio.to_thread(radius.fill_nt_hashes, self.store, self.settings)
         await asyncio.to_thread(self._terminate_unassigned)
 
     def _terminate_unassigned(self) -> None:
