@@ -1,0 +1,377 @@
+"""REST API ``/api/v1``: thin handlers, each one service call plus JSON.
+
+Roles: ``viewer`` reads, ``operator`` changes subscribers, ``admin``
+changes networks, home agents, operators and tokens.  Bodies are checked
+against the schemas of :mod:`.schemas` (the ones the OpenAPI document
+shows); service errors become ``{"error": ...}`` with their HTTP status.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from ..errors import ValidationError
+from ..services import audit, dashboard, home_agents, networks, operators, subscribers
+from . import bundles, schemas, serialize
+from .routing import SETTINGS, STORE, RouteTable, principal, run
+from .security import json_body
+
+API = "/api/v1"
+routes = RouteTable()
+
+
+def ok(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status)
+
+
+async def body(request: web.Request, schema: dict[str, Any]) -> dict[str, Any]:
+    return schemas.check(schema, await json_body(request))
+
+
+def int_param(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationError(f"query parameter {name!r} must be an integer") from None
+    if not lo <= value <= hi:
+        raise ValidationError(f"query parameter {name!r} must be between {lo} and {hi}")
+    return value
+
+
+PAGE_QUERY = {
+    "limit": ("integer", "Page size (1 to [web] api_page_limit, default 100)"),
+    "offset": ("integer", "Rows to skip"),
+}
+
+
+# ---------------------------------------------------------------- who am I, dashboard
+
+
+@routes.add("GET", f"{API}/me", "viewer", "The caller's name, role and kind", tag="operators")
+async def me(request: web.Request) -> web.Response:
+    who = principal(request)
+    return ok({"name": who.name, "role": who.role, "kind": who.kind})
+
+
+@routes.add("GET", f"{API}/dashboard", "viewer", "Counts, home agents, DNS outbox, bindings",
+            tag="dashboard")
+async def get_dashboard(request: web.Request) -> web.Response:
+    return ok(serialize.summary(await run(dashboard.summary, request.app[STORE])))
+
+
+# ---------------------------------------------------------------- subscribers
+
+
+@routes.add(
+    "GET",
+    f"{API}/subscribers",
+    "viewer",
+    "List subscribers (search, filter, paginate)",
+    tag="subscribers",
+    query={
+        "search": ("string", "Substring of identity or FQDN"),
+        "state": ("string", "active, suspended or revoked"),
+        "network": ("string", "Home network domain"),
+        **PAGE_QUERY,
+    },
+)
+async def list_subscribers(request: web.Request) -> web.Response:
+    limit = int_param(request, "limit", 100, 1, request.app[SETTINGS].web.api_page_limit)
+    offset = int_param(request, "offset", 0, 0, 2**31)
+    q = request.query
+    items, total = await run(
+        subscribers.list_page,
+        request.app[STORE],
+        q.get("network") or None,
+        q.get("state") or None,
+        q.get("search") or None,
+        limit,
+        offset,
+    )
+    return ok(
+        {
+            "items": [serialize.subscriber(s) for s in items],
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+        }
+    )
+
+
+@routes.add(
+    "POST",
+    f"{API}/subscribers",
+    "operator",
+    "Enroll a subscriber; the credential is in this response only",
+    tag="subscribers",
+    body=schemas.ENROLL,
+    status=201,
+)
+async def enroll(request: web.Request) -> web.Response:
+    b = await body(request, schemas.ENROLL)
+    e = await run(
+        subscribers.enroll,
+        request.app[STORE],
+        request.app[SETTINGS],
+        principal(request).actor,
+        b["identity"],
+        b.get("network"),
+        b.get("fqdn"),
+        b.get("auth") or "eap",
+        bool(b.get("ipv4")),
+    )
+    return ok(serialize.enrollment(e), 201)
+
+
+async def subscriber_detail(request: web.Request, identity: str) -> dict[str, Any]:
+    store = request.app[STORE]
+    sub = await run(subscribers.get, store, identity)
+    ha = await run(subscribers.ha_of, store, identity)
+    binds = await run(subscribers.bindings_of, store, identity)
+    return serialize.subscriber_detail(sub, ha, binds)
+
+
+@routes.add(
+    "GET",
+    f"{API}/subscribers/{{identity}}",
+    "viewer",
+    "One subscriber with HA, home addresses and bindings",
+    tag="subscribers",
+)
+async def get_subscriber(request: web.Request) -> web.Response:
+    return ok(await subscriber_detail(request, request.match_info["identity"]))
+
+
+def _state_route(verb: str, fn: Any, text: str) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        sub = await run(
+            fn,
+            request.app[STORE],
+            request.app[SETTINGS],
+            principal(request).actor,
+            request.match_info["identity"],
+        )
+        return ok(serialize.subscriber(sub))
+
+    handler.__name__ = f"{verb}_subscriber"
+    routes.add("POST", f"{API}/subscribers/{{identity}}/{verb}", "operator", text,
+               tag="subscribers")(handler)
+
+
+_state_route("suspend", subscribers.suspend, "Suspend a subscriber (keeps HoA and HA)")
+_state_route("resume", subscribers.resume, "Resume a suspended subscriber")
+_state_route("revoke", subscribers.revoke, "Revoke a subscriber for good")
+
+
+@routes.add(
+    "POST",
+    f"{API}/subscribers/{{identity}}/bundle",
+    "operator",
+    "Download the MN's swanctl bundle (tar.gz, with its secret; once only)",
+    tag="subscribers",
+)
+async def download_bundle(request: web.Request) -> web.Response:
+    name, data = await run(
+        bundles.download_once,
+        request.app[STORE],
+        request.app[SETTINGS],
+        principal(request).actor,
+        request.match_info["identity"],
+    )
+    return web.Response(
+        body=data,
+        content_type="application/gzip",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+# ---------------------------------------------------------------- networks
+
+
+@routes.add("GET", f"{API}/networks", "viewer", "List home networks", tag="networks")
+async def list_networks(request: web.Request) -> web.Response:
+    return ok([serialize.network(n) for n in await run(networks.list_all, request.app[STORE])])
+
+
+@routes.add("POST", f"{API}/networks", "admin", "Add a home network", tag="networks",
+            body=schemas.NETWORK_ADD, status=201)
+async def add_network(request: web.Request) -> web.Response:
+    b = await body(request, schemas.NETWORK_ADD)
+    n = await run(
+        networks.add,
+        request.app[STORE],
+        principal(request).actor,
+        b["domain"],
+        b["prefix"],
+        b.get("ipv4_pool") or None,
+        b.get("zones") or (),
+        b.get("ha_info") or "both",
+    )
+    return ok(serialize.network(n), 201)
+
+
+@routes.add("GET", f"{API}/networks/{{domain}}", "viewer", "One home network", tag="networks")
+async def get_network(request: web.Request) -> web.Response:
+    n = await run(networks.get, request.app[STORE], request.match_info["domain"])
+    return ok(serialize.network(n))
+
+
+@routes.add("PATCH", f"{API}/networks/{{domain}}", "admin",
+            "Change a network's zones or HA-information policy", tag="networks",
+            body=schemas.NETWORK_EDIT)
+async def edit_network(request: web.Request) -> web.Response:
+    b = await body(request, schemas.NETWORK_EDIT)
+    if not b:
+        raise ValidationError("give zones or ha_info to change")
+    n = await run(
+        networks.update,
+        request.app[STORE],
+        principal(request).actor,
+        request.match_info["domain"],
+        b.get("zones"),
+        b.get("ha_info"),
+    )
+    return ok(serialize.network(n))
+
+
+# ---------------------------------------------------------------- home agents
+
+
+@routes.add("GET", f"{API}/home-agents", "viewer", "List home agents with state and load",
+            tag="home-agents", query={"network": ("string", "Home network domain")})
+async def list_home_agents(request: web.Request) -> web.Response:
+    items = await run(home_agents.list_all, request.app[STORE], request.query.get("network"))
+    return ok([serialize.home_agent(h) for h in items])
+
+
+@routes.add("POST", f"{API}/home-agents", "admin", "Add a home agent", tag="home-agents",
+            body=schemas.HA_ADD, status=201)
+async def add_home_agent(request: web.Request) -> web.Response:
+    b = await body(request, schemas.HA_ADD)
+    h = await run(
+        home_agents.add,
+        request.app[STORE],
+        principal(request).actor,
+        b["fqdn"],
+        b["network"],
+        b["address"],
+        b.get("ipv4") or None,
+        b.get("priority", 10),
+        b.get("weight", 100),
+        b.get("capacity", 10000),
+        bool(b.get("allow_outside_prefix")),
+        request.app[SETTINGS],
+    )
+    return ok(serialize.home_agent(h), 201)
+
+
+@routes.add("GET", f"{API}/home-agents/{{fqdn}}", "viewer", "One home agent", tag="home-agents")
+async def get_home_agent(request: web.Request) -> web.Response:
+    h = await run(home_agents.get, request.app[STORE], request.match_info["fqdn"])
+    return ok(serialize.home_agent(h))
+
+
+def _ha_route(verb: str, fn: Any, text: str) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        h = await run(
+            fn,
+            request.app[STORE],
+            principal(request).actor,
+            request.match_info["fqdn"],
+            request.app[SETTINGS],
+        )
+        return ok(serialize.home_agent(h))
+
+    handler.__name__ = f"{verb}_home_agent"
+    routes.add("POST", f"{API}/home-agents/{{fqdn}}/{verb}", "admin", text,
+               tag="home-agents")(handler)
+
+
+_ha_route("drain", home_agents.drain, "Stop offering a home agent to new subscribers")
+_ha_route("activate", home_agents.activate, "Offer a home agent again")
+
+
+# ---------------------------------------------------------------- operators and tokens
+
+
+@routes.add("GET", f"{API}/operators", "admin", "List operator accounts", tag="operators")
+async def list_operators(request: web.Request) -> web.Response:
+    items = await run(operators.list_all, request.app[STORE])
+    return ok([serialize.operator(o) for o in items])
+
+
+@routes.add("POST", f"{API}/operators", "admin", "Create an operator account", tag="operators",
+            body=schemas.OPERATOR_ADD, status=201)
+async def add_operator(request: web.Request) -> web.Response:
+    b = await body(request, schemas.OPERATOR_ADD)
+    o = await run(
+        operators.add, request.app[STORE], principal(request).actor, b["name"], b["role"],
+        b["password"],
+    )
+    return ok(serialize.operator(o), 201)
+
+
+@routes.add("PATCH", f"{API}/operators/{{name}}", "admin",
+            "Change an operator's role, lock or password (ends its sessions)", tag="operators",
+            body=schemas.OPERATOR_EDIT)
+async def edit_operator(request: web.Request) -> web.Response:
+    b = await body(request, schemas.OPERATOR_EDIT)
+    if not b:
+        raise ValidationError("give role, disabled or password to change")
+    o = await run(
+        operators.update,
+        request.app[STORE],
+        principal(request).actor,
+        request.match_info["name"],
+        b.get("role"),
+        b.get("disabled"),
+        b.get("password"),
+    )
+    return ok(serialize.operator(o))
+
+
+@routes.add("GET", f"{API}/tokens", "admin", "List API tokens (never their values)",
+            tag="operators")
+async def list_tokens(request: web.Request) -> web.Response:
+    return ok([serialize.token(t) for t in await run(operators.list_tokens, request.app[STORE])])
+
+
+@routes.add("POST", f"{API}/tokens", "admin", "Create an API token; shown in this response only",
+            tag="operators", body=schemas.TOKEN_ADD, status=201)
+async def create_token(request: web.Request) -> web.Response:
+    b = await body(request, schemas.TOKEN_ADD)
+    t, raw = await run(
+        operators.create_token, request.app[STORE], principal(request).actor, b["name"],
+        b["role"], b.get("days"),
+    )
+    out = serialize.token(t)
+    out["token"] = raw
+    return ok(out, 201)
+
+
+@routes.add("DELETE", f"{API}/tokens/{{name}}", "admin", "Revoke an API token", tag="operators")
+async def revoke_token(request: web.Request) -> web.Response:
+    t = await run(
+        operators.revoke_token, request.app[STORE], principal(request).actor,
+        request.match_info["name"],
+    )
+    return ok(serialize.token(t))
+
+
+# ---------------------------------------------------------------- audit
+
+
+@routes.add("GET", f"{API}/audit", "viewer", "The audit log, newest first", tag="audit",
+            query={"target": ("string", "Only entries about this name"), **PAGE_QUERY})
+async def get_audit(request: web.Request) -> web.Response:
+    limit = int_param(request, "limit", 100, 1, request.app[SETTINGS].web.api_page_limit)
+    offset = int_param(request, "offset", 0, 0, 2**31)
+    items = await run(
+        audit.recent, request.app[STORE], limit, offset, request.query.get("target") or None
+    )
+    return ok([serialize.audit_entry(e) for e in items])

@@ -1,0 +1,51 @@
+"""``create_app``: the aiohttp application of the operator UI and REST API.
+
+Middlewares, outermost first: error shapes (JSON under ``/api/``, an error
+page elsewhere, never a trace), then authentication / roles / CSRF.  Security
+headers are added to every response as it is prepared.  Routes come from the
+route tables of :mod:`.pages`, :mod:`.api` (+ :mod:`.openapi`) and
+:mod:`.metrics`.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..config import Settings
+from ..services.operators import LoginLimiter
+from ..store.engine import Store
+from . import api, metrics, openapi, pages
+from .routing import LIMITER, SETTINGS, SPECS, STORE, RouteSpec
+from .security import auth_middleware, errors_middleware, security_headers
+from .templating import JINJA, make_environment
+
+MAX_BODY = 256 * 1024
+
+assert openapi.openapi_json is not None  # registers /api/v1/openapi.json on api.routes
+
+
+async def _count(request: web.Request, response: web.StreamResponse) -> None:
+    metrics.count_response(request, response.status)
+
+
+def create_app(settings: Settings, store: Store) -> web.Application:
+    """The whole web face over ``store``; the caller runs it (service.py or a test server)."""
+    app = web.Application(
+        middlewares=[errors_middleware, auth_middleware], client_max_size=MAX_BODY
+    )
+    app[SETTINGS] = settings
+    app[STORE] = store
+    app[LIMITER] = LoginLimiter(settings.web.login_attempts, settings.web.login_window)
+    app[SPECS] = {}
+    app[JINJA] = make_environment()
+    app[metrics.STORE_REGISTRY] = metrics.store_registry(store)
+    for table in (pages.routes, api.routes, metrics.routes):
+        table.register(app)
+    app.on_response_prepare.append(security_headers)
+    app.on_response_prepare.append(_count)
+    return app
+
+
+def route_specs(app: web.Application) -> list[RouteSpec]:
+    """Every declared route (the router walk test and the OpenAPI test use this)."""
+    return list(app[SPECS].values())

@@ -1,0 +1,58 @@
+"""The MN configuration bundle as a one-time ``.tar.gz`` download.
+
+:mod:`bootstrap.services.bundle` builds the swanctl directory; here it is
+packed for a browser or script.  The bundle holds the subscriber's secret
+(EAP secret or private key), so it is offered once: the download is written
+to the audit log as ``subscriber.bundle`` and a second request is refused
+(revoke and re-enroll to issue a new credential).
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import time
+
+from ..config import Settings
+from ..errors import Conflict
+from ..services import audit, bundle
+from ..services.actor import Actor
+from ..store.engine import Store
+
+ACTION = "subscriber.bundle"
+
+
+def already_downloaded(store: Store, identity: str) -> bool:
+    return any(e.action == ACTION for e in audit.recent(store, limit=1000, target=identity))
+
+
+def pack(top: str, files: bundle.Files) -> bytes:
+    """A gzipped tar of ``files`` under directory ``top`` with their modes."""
+    buf = io.BytesIO()
+    now = int(time.time())
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for rel, (data, mode) in sorted(files.items()):
+            info = tarfile.TarInfo(f"{top}/{rel}")
+            info.size = len(data)
+            info.mode = mode
+            info.mtime = now
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def download_once(
+    store: Store, settings: Settings, actor: Actor, identity: str
+) -> tuple[str, bytes]:
+    """(file name, tar.gz bytes) of the subscriber's bundle; refused after the first time."""
+    inp = bundle.mn_bundle_input(store, settings, identity)
+    ident = inp.sub.identity
+    if already_downloaded(store, ident):
+        raise Conflict(
+            f"the configuration bundle of {ident!r} was already downloaded once;"
+            " revoke and re-enroll the subscriber to issue a new credential"
+        )
+    files = bundle.mn_bundle(inp)
+    with store.session() as s:
+        audit.record(s, actor, ACTION, ident, files=sorted(files))
+    top = f"{inp.sub.fqdn}-swanctl"
+    return f"{top}.tar.gz", pack(top, files)

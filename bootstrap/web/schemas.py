@@ -1,0 +1,163 @@
+"""Request bodies of the REST API as JSON schemas, and their check.
+
+The schemas are the ones published in the OpenAPI document; :func:`check`
+enforces the small subset they use (object with typed, required and no
+unknown properties; strings, integers, booleans, numbers, string arrays,
+enums) and turns the first violation into one sentence.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import ValidationError
+
+
+def obj(required: tuple[str, ...] = (), **props: dict[str, Any]) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": False}
+    if required:
+        schema["required"] = list(required)
+    return schema
+
+
+def string(text: str, enum: tuple[str, ...] | None = None, **extra: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "string", "description": text, **extra}
+    if enum:
+        out["enum"] = list(enum)
+    return out
+
+
+def integer(text: str, minimum: int | None = None, maximum: int | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "integer", "description": text}
+    if minimum is not None:
+        out["minimum"] = minimum
+    if maximum is not None:
+        out["maximum"] = maximum
+    return out
+
+
+def boolean(text: str) -> dict[str, Any]:
+    return {"type": "boolean", "description": text}
+
+
+def number(text: str, minimum: float | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "number", "description": text}
+    if minimum is not None:
+        out["exclusiveMinimum"] = minimum
+    return out
+
+
+def strings(text: str) -> dict[str, Any]:
+    return {"type": "array", "items": {"type": "string"}, "description": text}
+
+
+_PY = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "array": (list,),
+    "object": (dict,),
+}
+_NAMES = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "array": "a list of strings",
+    "object": "a JSON object",
+}
+
+
+def _type_ok(value: Any, kind: str) -> bool:
+    if kind in ("integer", "number") and isinstance(value, bool):
+        return False
+    return isinstance(value, _PY[kind])
+
+
+def check(schema: dict[str, Any], data: Any) -> dict[str, Any]:
+    """``data`` if it satisfies ``schema``; else :class:`ValidationError` naming the field."""
+    if not isinstance(data, dict):
+        raise ValidationError("the request body must be a JSON object")
+    props: dict[str, dict[str, Any]] = schema.get("properties", {})
+    for name in schema.get("required", []):
+        if data.get(name) is None:
+            raise ValidationError(f"field {name!r} is required")
+    for name, value in data.items():
+        if name not in props:
+            known = ", ".join(sorted(props)) or "none"
+            raise ValidationError(f"unknown field {name!r} (known fields: {known})")
+        if value is None and name not in schema.get("required", []):
+            continue
+        prop = props[name]
+        kind = prop["type"]
+        if not _type_ok(value, kind):
+            raise ValidationError(f"field {name!r} must be {_NAMES[kind]}")
+        if kind == "array" and not all(isinstance(v, str) for v in value):
+            raise ValidationError(f"field {name!r} must be {_NAMES[kind]}")
+        if "enum" in prop and value not in prop["enum"]:
+            allowed = ", ".join(repr(v) for v in prop["enum"])
+            raise ValidationError(f"field {name!r} must be one of {allowed}, not {value!r}")
+        if "minimum" in prop and value < prop["minimum"]:
+            raise ValidationError(f"field {name!r} must be at least {prop['minimum']}")
+        if "maximum" in prop and value > prop["maximum"]:
+            raise ValidationError(f"field {name!r} must be at most {prop['maximum']}")
+        if "exclusiveMinimum" in prop and value <= prop["exclusiveMinimum"]:
+            raise ValidationError(f"field {name!r} must be more than {prop['exclusiveMinimum']}")
+        if kind == "string" and "minLength" in prop and len(value) < prop["minLength"]:
+            raise ValidationError(f"field {name!r} must not be empty")
+    return data
+
+
+ROLE = ("viewer", "operator", "admin")
+
+ENROLL = obj(
+    ("identity",),
+    identity=string("NAI of the mobile node, e.g. mn@example.com", minLength=1),
+    network=string("Home network domain; default: the identity's domain"),
+    fqdn=string("Host name; default: derived from the identity"),
+    auth=string("IKEv2 authentication of the MN", ("eap", "cert")),
+    ipv4=boolean("Also assign an IPv4 home address (dual stack)"),
+)
+NETWORK_ADD = obj(
+    ("domain", "prefix"),
+    domain=string("MSP domain of the home network", minLength=1),
+    prefix=string("IPv6 home prefix, /64 or shorter", minLength=1),
+    ipv4_pool=string("IPv4 home-address pool (/16 to /30)"),
+    zones=strings("DNS zones to publish into"),
+    ha_info=string("What DHCP home information names", ("address", "fqdn", "both")),
+)
+NETWORK_EDIT = obj(
+    (),
+    zones=strings("Replace the zone list (empty list: no zones)"),
+    ha_info=string("What DHCP home information names", ("address", "fqdn", "both")),
+)
+HA_ADD = obj(
+    ("fqdn", "network", "address"),
+    fqdn=string("Home agent host name", minLength=1),
+    network=string("Home network domain", minLength=1),
+    address=string("IPv6 address of the home agent", minLength=1),
+    ipv4=string("IPv4 address (DSMIPv6)"),
+    priority=integer("SRV priority", 0, 65535),
+    weight=integer("SRV weight", 0, 65535),
+    capacity=integer("Most subscribers it takes", 1),
+    allow_outside_prefix=boolean("Accept an address outside the home prefix"),
+)
+OPERATOR_ADD = obj(
+    ("name", "role", "password"),
+    name=string("Login name", minLength=1),
+    role=string("Role", ROLE),
+    password=string("Password (at least 12 characters)", minLength=1),
+)
+OPERATOR_EDIT = obj(
+    (),
+    role=string("Role", ROLE),
+    disabled=boolean("Lock (true) or unlock (false) the account"),
+    password=string("New password (at least 12 characters)"),
+)
+TOKEN_ADD = obj(
+    ("name", "role"),
+    name=string("Token name", minLength=1),
+    role=string("Role", ROLE),
+    days=number("Lifetime in days (default: no expiry)", 0),
+)

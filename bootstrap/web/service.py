@@ -1,0 +1,39 @@
+"""``bootstrapd`` runs the web face through :func:`serve`."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from ..config import split_hostport
+from ..daemon import ServiceContext
+from ..services import operators
+from ..services.actor import DAEMON
+from .app import create_app
+
+
+def url_of(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/"
+
+
+async def serve(ctx: ServiceContext) -> None:
+    """Listen on ``[web] listen`` until cancelled; create the first admin on an empty store."""
+    host, port = split_hostport(ctx.settings.web.listen, "[web] listen")
+    password = await asyncio.to_thread(operators.ensure_first_admin, ctx.store, DAEMON)
+    app = create_app(ctx.settings, ctx.store)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port, reuse_address=True)
+        await site.start()
+        ctx.announce(f"web: {url_of(host, port)}")
+        if password is not None:
+            ctx.announce(
+                f"web: first start: operator 'admin' created with password {password}"
+                " (shown only now; change it under Operators)"
+            )
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
