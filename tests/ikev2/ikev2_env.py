@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import subprocess
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,3 +134,17 @@ async def wait_until(pred: Callable[[], Any], timeout: float, what: str) -> Any:
         if loop.time() >= deadline:
             raise AssertionError(f"{what} (after {timeout} s)")
         await asyncio.sleep(0.1)
+
+
+def bootstrapctl(env: IkeEnv, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the real ``bootstrapctl`` against the test's store (config file in ``env.tmp``)."""
+    config = env.tmp / "bootstrap.toml"
+    if not config.exists():
+        config.write_text(
+            f'[database]\nurl = "{env.store.url}"\n'
+            f'[vici]\nassign = "{env.settings.vici.assign}"\n'
+            f'home_agent = "{env.settings.vici.home_agent}"\n'
+        )
+    exe = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "bootstrapctl"
+    return subprocess.run([str(exe), "--config", str(config), *args],
+                          capture_output=True, text=True, timeout=60)

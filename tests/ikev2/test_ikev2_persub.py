@@ -12,7 +12,7 @@ import asyncio
 from pathlib import Path
 
 import ikev2_netlab as nl
-from ikev2_env import ACTOR, HA_FQDN, HaLab, IkeEnv, running_bridge, wait_until
+from ikev2_env import ACTOR, HA_FQDN, HaLab, IkeEnv, bootstrapctl, running_bridge, wait_until
 
 from bootstrap.services import bindings, bundle, subscribers
 
@@ -40,8 +40,12 @@ async def test_eap_and_cert_subscribers_get_their_stored_hoa(
         ike_env.store, ike_env.settings, ACTOR, "mn2@example.com", auth="cert"
     )
     mn1, mn2 = clean_lab.mns
+    out = bootstrapctl(ike_env, "export", "mn@example.com", "--format", "swanctl",
+                       "--out", str(tmp_path / "b1"))
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "b1" / "swanctl.conf").stat().st_mode & 0o777 == 0o600
     async with running_bridge(ike_env.settings, ike_env.store):
-        ok, log = await connect(mn1, export(ike_env, "mn@example.com", tmp_path / "b1"))
+        ok, log = await connect(mn1, tmp_path / "b1")
         assert ok, log
         assert await asyncio.to_thread(mn1.vips) == [str(eap.subscriber.hoas[0])]
         ok, log = await connect(mn2, export(ike_env, "mn2@example.com", tmp_path / "b2"))
