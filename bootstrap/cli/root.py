@@ -538,3 +538,31 @@ def audit_cmd(limit: int, target: str | None, as_json: bool) -> None:
         ],
         ["AT", "WHO", "ACTION", "TARGET"],
     )
+
+
+# ---------------------------------------------------------------- config
+
+
+@root.group("config")
+def config_group() -> None:
+    """The configuration file."""
+
+
+@config_group.command("example")
+def config_example() -> None:
+    """Print a documented bootstrap.toml with every key at its default."""
+    from ..config_doc import render_example
+
+    click.echo(render_example(), nl=False)
+
+
+@config_group.command("check")
+@json_option
+def config_check(as_json: bool) -> None:
+    """Load and check the config file (exit 2 with the reason if it is bad)."""
+    st = state()
+    s = st.settings
+    if as_json:
+        emit_json({"ok": True, "path": str(s.path) if s.path else None, "database": s.database.url})
+    else:
+        click.echo(f"{s.path or 'built-in defaults'}: ok")

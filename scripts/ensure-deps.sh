@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Everything the test suite talks to, installed and running:
+# Debian packages of the real peers, and the local PostgreSQL on 127.0.0.1:5432 (trust auth).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+packages=(
+    iproute2 procps psmisc iputils-ping            # network namespaces, pids
+    postgresql                                     # the shared store
+    bind9 bind9-dnsutils                           # named, nsupdate, dig, tsig-keygen
+    strongswan-charon strongswan-swanctl           # charon, swanctl
+    libstrongswan-extra-plugins libcharon-extra-plugins
+    freeradius freeradius-postgresql freeradius-utils
+    isc-dhcp-client                                # dhclient as a real DHCP client
+    kea-dhcp6-server kea-dhcp4-server              # the DHCP peer benchmarks compare with
+    tshark                                         # second decoder for our DHCP encoder
+    chromium chromium-driver                       # browser tests of the web UI
+)
+fresh_pg=0
+dpkg-query -W -f='${Status}' postgresql 2>/dev/null | grep -q "install ok installed" || fresh_pg=1
+echo "wireshark-common wireshark-common/install-setuid boolean false" | \
+    { [ "$(id -u)" -eq 0 ] && debconf-set-selections || sudo debconf-set-selections; } 2>/dev/null || true
+./scripts/apt.sh "${packages[@]}"
+./scripts/postgres.sh "$fresh_pg"
