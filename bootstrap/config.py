@@ -43,7 +43,10 @@ class DatabaseConfig:
     """[database]: where the store lives."""
 
     url: str = "sqlite:///bootstrap.db"
+    """SQLAlchemy URL of the store: sqlite:///FILE (embedded) or postgresql+psycopg://USER@HOST/DB
+    (shared by several HA hosts; postgresql+asyncpg:// is accepted and mapped to psycopg)."""
     echo: bool = False
+    """Log every SQL statement (debugging only)."""
 
 
 @dataclass(frozen=True)
@@ -216,6 +219,7 @@ class LogConfig:
     """[log]: logging."""
 
     level: str = field(default="info", metadata=_choice("debug", "info", "warning", "error"))
+    """Lowest level of log lines written to stderr."""
 
 
 @dataclass(frozen=True)
@@ -265,7 +269,8 @@ def _type_ok(value: Any, hint: Any) -> bool:
 def _type_name(hint: Any) -> str:
     origin = typing.get_origin(hint)
     if origin is list:
-        return f"a list of {_type_name(typing.get_args(hint)[0])}s"
+        item = typing.get_args(hint)[0]
+        return "a list of " + {str: "strings", int: "integers"}.get(item, str(item))
     return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(
         hint, str(hint)
     )
