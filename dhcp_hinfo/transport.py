@@ -29,6 +29,7 @@ IP_PKTINFO = 8
 RCVBUF = 4 * 1024 * 1024
 _IN6_PKTINFO = struct.Struct("16sI")
 _IN_PKTINFO = struct.Struct("I4s4s")
+_PKTINFO = {(socket.IPPROTO_IPV6, socket.IPV6_PKTINFO), (socket.IPPROTO_IP, IP_PKTINFO)}
 _CMSG_SPACE6 = socket.CMSG_SPACE(_IN6_PKTINFO.size)
 _CMSG_SPACE4 = socket.CMSG_SPACE(_IN_PKTINFO.size)
 
@@ -92,6 +93,7 @@ class Endpoint:
         self.handler = handler
         self.family = sock.family
         self._names: dict[int, str] = {}
+        self._arrivals: dict[bytes, tuple[int, Arrival]] = {}
         self.send_errors = 0
 
     def start(self) -> None:
@@ -117,26 +119,33 @@ class Endpoint:
             except Exception:  # a bug must not stop the socket; it is logged with the trace
                 log.exception("DHCP responder failed on one datagram")
 
+    def _arrival(self, pktinfo: bytes) -> tuple[int, Arrival]:
+        """Interface index and :class:`Arrival` from IPV6_PKTINFO / IP_PKTINFO bytes."""
+        if self.family == socket.AF_INET6:
+            dst, index = _IN6_PKTINFO.unpack_from(pktinfo)
+            local6 = ipaddress.IPv6Address(dst)
+            return index, Arrival(_ifname(index, self._names), local6.is_multicast, local6)
+        index, spec_dst, dst = _IN_PKTINFO.unpack_from(pktinfo)
+        return index, Arrival(
+            _ifname(index, self._names),
+            ipaddress.IPv4Address(dst).is_multicast,
+            ipaddress.IPv4Address(spec_dst),
+        )
+
     def _one(
         self, data: bytes, ancdata: list[tuple[int, int, bytes]], addr: tuple[object, ...]
     ) -> None:
         index = 0
         arrival = Arrival()
-        if self.family == socket.AF_INET6:
-            for level, kind, value in ancdata:
-                if level == socket.IPPROTO_IPV6 and kind == socket.IPV6_PKTINFO:
-                    dst, index = _IN6_PKTINFO.unpack_from(value)
-                    local6 = ipaddress.IPv6Address(dst)
-                    arrival = Arrival(_ifname(index, self._names), local6.is_multicast, local6)
-        else:
-            for level, kind, value in ancdata:
-                if level == socket.IPPROTO_IP and kind == IP_PKTINFO:
-                    index, spec_dst, dst = _IN_PKTINFO.unpack_from(value)
-                    arrival = Arrival(
-                        _ifname(index, self._names),
-                        ipaddress.IPv4Address(dst).is_multicast,
-                        ipaddress.IPv4Address(spec_dst),
-                    )
+        for level, kind, value in ancdata:
+            if (level, kind) in _PKTINFO:
+                cached = self._arrivals.get(value)
+                if cached is None:
+                    cached = self._arrival(value)
+                    if len(self._arrivals) > 1024:
+                        self._arrivals.clear()
+                    self._arrivals[value] = cached
+                index, arrival = cached
         source = str(addr[0]).partition("%")[0]
         out = self.handler(data, source, arrival)
         if out is None:
