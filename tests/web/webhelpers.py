@@ -14,7 +14,11 @@ from bootstrap.services.actor import Actor
 from bootstrap.store.engine import Store
 
 SETUP = Actor("pytest", "cli")
-PASSWORDS = {"admin": "admin-password-123", "oper": "oper-password-123", "view": "view-password-123"}
+PASSWORDS = {
+    "admin": "admin-password-123",
+    "oper": "oper-password-123",
+    "view": "view-password-123",
+}
 ROLE_OF = {"admin": "admin", "oper": "operator", "view": "viewer"}
 
 
