@@ -24,6 +24,7 @@ import contextlib
 import datetime as dt
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,9 +49,6 @@ SYNC_CHANGES = Counter("mip6bs_vici_sync_changes_total", "Subscribers (un)loaded
 BAD_EVENTS = Counter("mip6bs_vici_bad_events_total", "VICI events that could not be handled")
 LOADED = Gauge("mip6bs_vici_loaded_subscribers", "Subscribers loaded into charon")
 
-REDIRECT_GIVE_UP = 3
-
-
 @dataclass
 class BridgeState:
     """What the bridge believes charon holds (rebuilt at every connect)."""
@@ -60,7 +58,7 @@ class BridgeState:
     sub_version: int = -1
     radius_loaded: bool = False
     warned_limit: bool = False
-    redirected: dict[str, int] = field(default_factory=dict)
+    redirected: dict[str, float] = field(default_factory=dict)
 
 
 class CharonGone(Exception):
@@ -204,7 +202,8 @@ class Bridge:
         creds = bundle.ha_credentials(self.store, self.settings, self.fqdn)
         self._ha = ha
         side = plan.HaSide(
-            fqdn=ha.fqdn, address=str(ha.address), cert_pem=creds.cert_pem, ca_pem=creds.ca_pem
+            fqdn=ha.fqdn, address=str(ha.address), cert_pem=creds.cert_pem, ca_pem=creds.ca_pem,
+            ike_id=creds.ike_id,
         )
         self._ha_side = side
         self.link.load_base(creds.ca_pem, creds.cert_pem, creds.key_pem)
@@ -271,8 +270,9 @@ class Bridge:
         return todo
 
     def _apply(self, todo: plan.SyncPlan) -> None:
+        active = self._active()
         for removal in todo.remove:
-            self.state.leased_pools.update(self.link.remove(removal))
+            self.state.leased_pools.update(self.link.remove(removal, terminate=active))
             self.state.loaded.pop(removal.sub_id, None)
             SYNC_CHANGES.labels("remove").inc()
         for pool in list(self.state.leased_pools):
@@ -311,8 +311,13 @@ class Bridge:
         await asyncio.to_thread(radius.fill_nt_hashes, self.store, self.settings)
         await asyncio.to_thread(self._terminate_unassigned)
 
+    def _active(self) -> bool:
+        return self._ha is None or self._ha.state is domain.HAState.ACTIVE
+
     def _terminate_unassigned(self) -> None:
         """Terminate SAs whose identity is no longer an active subscriber of this HA."""
+        if not self._active():
+            return  # draining: drain_step moves them
         allowed = set()
         for c in bundle.ha_subscribers(self.store, self.settings, self.fqdn):
             allowed.update({c.identity, c.fqdn})
@@ -336,23 +341,32 @@ class Bridge:
         return str(best.address) if best is not None else None
 
     def drain_step(self) -> None:
-        """Draining HA: redirect live MNs (RFC 5685), terminate those that stay."""
+        """Draining HA: redirect live MNs (RFC 5685), terminate those still here later.
+
+        charon answers ``redirect`` with success even when the MN did not
+        announce support (REPORT.md §10), so the proof is the SA going away;
+        an SA still here ``[vici] redirect_wait`` seconds after its redirect
+        is terminated, and the MN re-bootstraps (forced HA switch).
+        """
         sas = [sa for sa in self.link.list_sas() if sa.established]
+        live = {sa.uniqueid for sa in sas}
+        for uid in list(self.state.redirected):
+            if uid not in live:
+                del self.state.redirected[uid]
         if not sas:
             return
         target = self._redirect_target()
+        now = time.monotonic()
         for sa in sas:
-            tries = self.state.redirected.get(sa.uniqueid, 0)
-            if target is not None and tries < REDIRECT_GIVE_UP:
-                if tries == 0:
-                    log.info("vici: redirecting %s (IKE_SA %s) to %s", sa.identity,
-                             sa.uniqueid, target)
+            since = self.state.redirected.get(sa.uniqueid)
+            if since is None and target is not None:
+                log.info("vici: redirecting %s (IKE_SA %s) from draining %s to %s",
+                         sa.identity, sa.uniqueid, self.fqdn, target)
                 self.link.redirect(sa.uniqueid, target)
-                self.state.redirected[sa.uniqueid] = tries + 1
-            else:
-                # no redirect support announced (the call still "succeeds"): force a re-bootstrap
-                log.info("vici: terminating IKE_SA %s of %s on draining %s", sa.uniqueid,
-                         sa.identity, self.fqdn)
+                self.state.redirected[sa.uniqueid] = now
+            elif since is None or now - since >= self.cfg.redirect_wait:
+                log.info("vici: terminating IKE_SA %s of %s on draining %s (not redirected)",
+                         sa.uniqueid, sa.identity, self.fqdn)
                 self.link.terminate({"ike-id": sa.uniqueid})
                 self.state.redirected.pop(sa.uniqueid, None)
 

@@ -110,12 +110,16 @@ class CharonLink:
             self.s.load_shared(lo.shared)
         self.s.load_conn(lo.conn)
 
-    def remove(self, removal: plan.Removal) -> list[str]:
-        """Revocation order of REPORT.md §7; returns pools still leased (retry later)."""
+    def remove(self, removal: plan.Removal, terminate: bool = True) -> list[str]:
+        """Revocation order of REPORT.md §7; returns pools still leased (retry later).
+
+        ``terminate=False`` (a draining HA) leaves live SAs to be redirected.
+        """
         self.unload_conn(removal.conn)
         with contextlib.suppress(*ViciError):
             self.s.unload_shared({"id": plan.secret_id(removal.sub_id)})
-        self.terminate({"ike": removal.conn})
+        if terminate:
+            self.terminate({"ike": removal.conn})
         return [p for p in plan.pool_names(removal.sub_id) if not self.unload_pool(p)]
 
     def unload_pool(self, name: str) -> bool:

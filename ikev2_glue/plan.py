@@ -36,6 +36,9 @@ class HaSide:
     address: str
     cert_pem: str
     ca_pem: str
+    ike_id: str = ""
+    """IKE identity (IDr): the network's domain, shared by its HAs so a redirected MN
+    accepts the new HA; the HA certificate names it besides the HA's FQDN."""
     dual_stack: bool = True
     """Also tunnel IPv4 (local_ts 0.0.0.0/0) for subscribers with an IPv4 HoA."""
 
@@ -81,7 +84,7 @@ def local_ts(with_v4: bool) -> list[str]:
 
 
 def _local_auth(ha: HaSide) -> dict[str, Any]:
-    return {"auth": "pubkey", "id": ha.fqdn, "certs": [ha.cert_pem]}
+    return {"auth": "pubkey", "id": ha.ike_id or ha.fqdn, "certs": [ha.cert_pem]}
 
 
 def _child(with_v4: bool) -> dict[str, Any]:

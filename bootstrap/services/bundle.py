@@ -49,13 +49,17 @@ class HaCredentials:
     cert_pem: str
     key_pem: bytes = field(repr=False)
     ca_pem: str
+    ike_id: str = ""
+    """The IKE identity all HAs of the network present: the network's domain."""
 
 
 def _setting_keys(fqdn: str) -> tuple[str, str]:
     return f"ha.{fqdn}.cert", f"ha.{fqdn}.key"
 
 
-def _issue_ha_cert(store: Store, settings: Settings, fqdn: str) -> tuple[str, bytes]:
+def _issue_ha_cert(
+    store: Store, settings: Settings, fqdn: str, domain: str
+) -> tuple[str, bytes]:
     # the CA loader is the one the credentials module uses for client certificates
     with store.session() as s:
         ca_cert, ca_key = credentials._load_ca(s, settings)
@@ -70,7 +74,10 @@ def _issue_ha_cert(store: Store, settings: Settings, fqdn: str) -> tuple[str, by
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=HA_CERT_DAYS))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(fqdn)]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(fqdn), x509.DNSName(domain)]),
+            critical=False,
+        )
         .add_extension(
             x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
         )
@@ -88,30 +95,37 @@ def _issue_ha_cert(store: Store, settings: Settings, fqdn: str) -> tuple[str, by
 
 
 def ha_credentials(store: Store, settings: Settings, fqdn: str) -> HaCredentials:
-    """The HA's certificate and key, issued by the store's CA on first use."""
+    """The HA's certificate and key, issued by the store's CA on first use.
+
+    The certificate names the HA's FQDN and its network's domain; the domain
+    is the IKE identity every HA of the network presents, so an MN
+    redirected to another HA of its network (RFC 5685) still accepts it.
+    """
     fqdn = fqdn.lower().rstrip(".")
     cert_key, key_key = _setting_keys(fqdn)
     ca_pem = credentials.ca_cert_pem(store)
     if ca_pem is None:
         raise NotFound("the store has no CA yet; run 'bootstrapctl ca init' first")
     with store.session() as s:
-        if s.scalars(select(HomeAgent.id).where(HomeAgent.fqdn == fqdn)).first() is None:
+        ha = s.scalars(select(HomeAgent).where(HomeAgent.fqdn == fqdn)).first()
+        if ha is None:
             raise NotFound(f"home agent {fqdn!r} does not exist (see 'bootstrapctl ha list')")
+        domain = ha.network.domain
         cert_row, key_row = s.get(Setting, cert_key), s.get(Setting, key_key)
         if cert_row is not None and key_row is not None and cert_row.value and key_row.blob:
             key_pem = credentials.decrypt(settings, key_row.blob)
-            return HaCredentials(fqdn, cert_row.value, key_pem, ca_pem)
-    cert_pem, key_pem = _issue_ha_cert(store, settings, fqdn)
+            return HaCredentials(fqdn, cert_row.value, key_pem, ca_pem, domain)
+    cert_pem, key_pem = _issue_ha_cert(store, settings, fqdn, domain)
     with store.session() as s:
         cert_row, key_row = s.get(Setting, cert_key), s.get(Setting, key_key)
         if cert_row is not None and key_row is not None and cert_row.value and key_row.blob:
             # another host issued it meanwhile: use that one
             return HaCredentials(
-                fqdn, cert_row.value, credentials.decrypt(settings, key_row.blob), ca_pem
+                fqdn, cert_row.value, credentials.decrypt(settings, key_row.blob), ca_pem, domain
             )
         s.merge(Setting(key=cert_key, value=cert_pem))
         s.merge(Setting(key=key_key, blob=credentials.encrypt(settings, key_pem)))
-    return HaCredentials(fqdn, cert_pem, key_pem, ca_pem)
+    return HaCredentials(fqdn, cert_pem, key_pem, ca_pem, domain)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +183,8 @@ class MnBundleInput:
     ha_address: str
     ca_pem: str
     mode: str = "per-subscriber"
+    ha_id: str = ""
+    """The HAs' shared IKE identity (the network's domain); default: ``ha_fqdn``."""
 
 
 def mn_bundle_input(
@@ -197,7 +213,7 @@ def mn_bundle_input(
         if ha is None:
             raise NotFound(f"subscriber {row.identity!r} has no home agent")
         creds = _creds(settings, row, with_key=True)
-        return MnBundleInput(creds, ha.fqdn, ha.address, ca_pem, mode)
+        return MnBundleInput(creds, ha.fqdn, ha.address, ca_pem, mode, row.network.domain)
 
 
 def _q(value: str) -> str:
@@ -229,7 +245,9 @@ def mn_swanctl_conf(inp: MnBundleInput) -> str:
   }}"""
     return f"""# mip6-bootstrap: strongSwan MN configuration for {sub.identity}
 # Load with: SWANCTL_DIR=<this directory> swanctl --load-all
-# Home agent {inp.ha_fqdn} at {inp.ha_address}; it answers the CFG_REQUEST for ::
+# Home agent {inp.ha_fqdn} at {inp.ha_address}, authenticated as {inp.ha_id or inp.ha_fqdn}
+# (the identity every HA of the network shows, so an RFC 5685 redirect to another of
+# them is accepted); it answers the CFG_REQUEST for ::
 # (and 0.0.0.0 when dual-stack) with this subscriber's home address(es).
 # The MN tunnels everything to its HA (remote_ts ::/0); with kernel-libipsec add the
 # strongswan.conf settings in strongswan.d/mip6-mn.conf of this bundle.
@@ -248,7 +266,7 @@ connections {{
     }}
     remote-1 {{
       auth = pubkey
-      id = {_q(inp.ha_fqdn)}
+      id = {_q(inp.ha_id or inp.ha_fqdn)}
     }}
     children {{
       home {{

@@ -1,0 +1,117 @@
+"""HA maintenance: drain ha1, reassign its subscribers in the store, IKEv2-redirect live MNs.
+
+Two HA hosts (own namespace, charon and bridge each) share one store. The
+MN connected to ha1 ends up on ha2 with the same HoA, the binding moves
+with it, and ha1 accepts no new subscriber.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import ikev2_netlab as nl
+import pytest
+from ikev2_env import (
+    ACTOR,
+    HaLab,
+    IkeEnv,
+    reset_ha,
+    running_bridge,
+    sqlite_env,
+    start_lab,
+    stop_lab,
+    wait_until,
+)
+
+from bootstrap.config import Settings
+from bootstrap.services import bindings, bundle, home_agents, reassign, subscribers
+
+HA2_LINK, HA2_ADDR = "2001:db8:0:1::2", "2001:db8:1::2"
+
+
+@dataclasses.dataclass
+class TwoHas:
+    lab: HaLab
+    ha2: nl.Charon
+
+
+@pytest.fixture(scope="module")
+def two_has(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoHas]:
+    root = tmp_path_factory.mktemp("drain")
+    lab = start_lab(root, n_mn=1)
+    ha2: nl.Charon | None = None
+    try:
+        ns = lab.topo.add_ha(HA2_LINK, [HA2_ADDR])
+        for mn in lab.topo.mns:
+            nl.run("ip", "-n", mn, "-6", "route", "add", f"{HA2_ADDR}/128", "via", HA2_LINK)
+        ha2 = nl.Charon(ns, root / "ha2", "ha")
+        ha2.start()
+        yield TwoHas(lab, ha2)
+    finally:
+        if ha2 is not None:
+            ha2.stop()
+        stop_lab(lab)
+
+
+@pytest.fixture
+def env(tmp_path: Path, two_has: TwoHas) -> Iterator[IkeEnv]:
+    for c in [two_has.lab.ha, two_has.ha2, *two_has.lab.mn_charons]:
+        reset_ha(c)
+    try:
+        yield from sqlite_env(tmp_path, two_has.lab.ha.socket_path, redirect_wait=3.0)
+    finally:
+        for c in [two_has.lab.ha, two_has.ha2, *two_has.lab.mn_charons]:
+            with contextlib.suppress(Exception):
+                reset_ha(c)
+
+
+def for_ha2(settings: Settings, two_has: TwoHas) -> Settings:
+    vici = dataclasses.replace(settings.vici, home_agent="ha2.example.com",
+                               socket=two_has.ha2.socket_path)
+    return dataclasses.replace(settings, vici=vici)
+
+
+async def test_drain_redirects_live_mn_to_the_other_ha_with_the_same_hoa(
+    two_has: TwoHas, env: IkeEnv, tmp_path: Path
+) -> None:
+    store, settings = env.store, env.settings
+    sub = subscribers.enroll(store, settings, ACTOR, "mn@example.com").subscriber
+    assert sub.home_agent == "ha1.example.com"
+    home_agents.add(store, ACTOR, "ha2.example.com", "example.com", HA2_ADDR, settings=settings)
+    bundle.write_bundle(tmp_path / "b", bundle.mn_bundle(
+        bundle.mn_bundle_input(store, settings, "mn@example.com")))
+    mn = two_has.lab.mns[0]
+    hoa = str(sub.hoas[0])
+    async with running_bridge(settings, store), running_bridge(for_ha2(settings, two_has), store):
+        await asyncio.to_thread(mn.load_bundle, tmp_path / "b")
+        ok, log = await asyncio.to_thread(mn.initiate)
+        assert ok, log
+        await wait_until(lambda: bindings.list_open(store, "ha1.example.com"), 10,
+                         "no binding on ha1")
+
+        home_agents.drain(store, ACTOR, "ha1.example.com", settings)
+        moved = reassign.reassign_from(store, settings, ACTOR, "ha1.example.com")
+        assert moved.moved == {"mn@example.com": "ha2.example.com"}
+
+        def on_ha2() -> bool:
+            sas = [sa for sa in mn.sas() if sa.get("state") == "ESTABLISHED"]
+            return [(sa["remote-host"], sa.get("local-vips")) for sa in sas] == [
+                (HA2_ADDR, [hoa])]
+
+        await wait_until(on_ha2, 20, "MN was not redirected to ha2 with its HoA")
+        b2 = await wait_until(lambda: bindings.list_open(store, "ha2.example.com"), 10,
+                              "no binding on ha2 after the redirect")
+        assert [(b.identity, b.care_of, b.hoa) for b in b2] == [
+            ("mn@example.com", nl.care_of(1), hoa)]
+        await wait_until(lambda: not bindings.list_open(store, "ha1.example.com"), 10,
+                         "binding on ha1 stayed open")
+        s = two_has.lab.ha.session()
+        try:
+            assert [c for item in s.list_conns() for c in nl.dec(item)] == []
+        finally:
+            s.transport.close()
+        assert subscribers.get(store, "mn@example.com").home_agent == "ha2.example.com"
