@@ -47,6 +47,15 @@ class DrainResult:
     errors: dict[str, int] = field(default_factory=dict)
     done_ids: list[int] = field(default_factory=list)
 
+    def add(self, other: DrainResult) -> None:
+        self.claimed += other.claimed
+        self.done += other.done
+        self.failed += other.failed
+        self.messages += other.messages
+        self.done_ids += other.done_ids
+        for k, v in other.errors.items():
+            self.errors[k] = self.errors.get(k, 0) + v
+
 
 def publisher_id() -> str:
     """``host:pid:object`` names a claim's owner in the outbox."""
@@ -61,14 +70,44 @@ class Publisher:
         self.cfg = cfg
         self.client = client
         self.owner = owner
-        self.claim_limit = max(cfg.batch_size * max(cfg.max_in_flight, 1) * 2, 1)
+        self.claim_limit = max(cfg.batch_size * max(cfg.max_in_flight, 1), 1)
+
+    async def _claim(self) -> list[OutboxRow]:
+        return await asyncio.to_thread(
+            dnsoutbox.claim, self.store, self.owner, self.claim_limit, self.cfg.claim_seconds
+        )
 
     async def drain_once(self) -> DrainResult:
         """Claim one slice of due rows, send it, and record the outcome."""
+        return await self._process(await self._claim())
+
+    async def drain(self) -> DrainResult:
+        """Send slices until nothing is due, claiming the next slice while one is sent.
+
+        The prefetched claim cannot reorder an RRset: rows of RRsets whose older
+        rows are still claimed (by us) are not claimable.
+        """
+        total = DrainResult()
+        pending = asyncio.create_task(self._claim())
+        try:
+            while True:
+                rows = await pending
+                if not rows:
+                    return total
+                pending = asyncio.create_task(self._claim())
+                total.add(await self._process(rows))
+        finally:
+            if not pending.cancelled():
+                try:
+                    left = await asyncio.shield(pending)
+                except Exception:
+                    left = []
+                if left:
+                    ids = [r.id for r in left]
+                    await asyncio.shield(asyncio.to_thread(dnsoutbox.release, self.store, ids))
+
+    async def _process(self, rows: list[OutboxRow]) -> DrainResult:
         result = DrainResult()
-        rows = await asyncio.to_thread(
-            dnsoutbox.claim, self.store, self.owner, self.claim_limit, self.cfg.claim_seconds
-        )
         result.claimed = len(rows)
         if not rows:
             return result
@@ -133,28 +172,15 @@ class Publisher:
         done.extend(batch.all_rows)
 
     async def run(self) -> None:
-        """Drain forever; sleep ``poll_interval`` whenever a pass found nothing due."""
+        """Drain forever; sleep ``poll_interval`` whenever nothing is due."""
         while True:
             try:
-                res = await self.drain_once()
+                await self.drain()
             except Exception as exc:  # store outage: keep going, rows stay in the outbox
                 log.warning("DNS outbox pass failed, will retry: %s", exc)
-                res = DrainResult()
-            if not res.claimed:
-                await asyncio.sleep(self.cfg.poll_interval)
+            await asyncio.sleep(self.cfg.poll_interval)
 
     async def flush(self) -> DrainResult:
         """Send every pending row now (backoff cancelled), each at most once more."""
         await asyncio.to_thread(dnsoutbox.make_due, self.store)
-        total = DrainResult()
-        while True:
-            res = await self.drain_once()
-            if not res.claimed:
-                return total
-            total.claimed += res.claimed
-            total.done += res.done
-            total.failed += res.failed
-            total.messages += res.messages
-            total.done_ids += res.done_ids
-            for k, v in res.errors.items():
-                total.errors[k] = total.errors.get(k, 0) + v
+        return await self.drain()

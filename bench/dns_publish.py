@@ -1,0 +1,180 @@
+"""Benchmark: publishing 10,000 enrollments (AAAA + PTR) to a real named.
+
+Three ways, same records, same batch size, each into a fresh named on
+loopback, in one run:
+
+1. our publisher: outbox rows (as enrollment writes them) drained by
+   ``dns_updater`` (wire-format UPDATEs, TSIG, TCP, claims and marks in the store);
+2. a raw dnspython loop: ``dns.update.UpdateMessage.replace`` per RRset,
+   batched, sent over one TCP connection with ``dns.query.tcp``;
+3. ``nsupdate -v -k key`` fed the same records, one ``send`` per batch.
+
+Every method's result is checked by a TSIG AXFR of both zones.  Prints seconds,
+records/s and the ratios.  Machines are noisy: compare within one run only.
+
+    .venv/bin/python bench/dns_publish.py [--count 10000] [--batch 500] [--db URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import ipaddress
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import dns.query
+import dns.update
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "dns"))
+
+from bind_named import FORWARD, REVERSE6, Named  # noqa: E402
+
+from bootstrap import config, migrate  # noqa: E402
+from bootstrap.config import DnsConfig  # noqa: E402
+from bootstrap.dnsrecords import RRset, subscriber_rrsets  # noqa: E402
+from bootstrap.domain import AuthMethod, Subscriber, SubscriberState  # noqa: E402
+from bootstrap.services import dnsoutbox, outbox  # noqa: E402
+from bootstrap.store.engine import Store  # noqa: E402
+from dns_updater import keyfile  # noqa: E402
+from dns_updater.service import make_publisher  # noqa: E402
+
+ZONES = (FORWARD, REVERSE6)
+PREFIX = ipaddress.IPv6Network("2001:db8:1::/64")
+
+
+def rrsets(count: int) -> list[RRset]:
+    """The RRsets enrollment writes for ``count`` subscribers (AAAA + PTR each)."""
+    out: list[RRset] = []
+    for i in range(count):
+        sub = Subscriber(
+            id=i, identity=f"mn{i}@example.com", fqdn=f"mn{i}.example.com", network="example.com",
+            network_id=1, home_agent="ha1.example.com", state=SubscriberState.ACTIVE,
+            auth=AuthMethod.EAP, hoas=(PREFIX[0x1000 + i],),
+        )
+        out.extend(subscriber_rrsets(sub, True))
+    return out
+
+
+def check(named: Named, sets: list[RRset]) -> None:
+    """AXFR both zones and compare with what should be there."""
+    key = keyfile.load(str(named.key_file))
+    want = {(r.name, r.rdtype): set(r.rdatas) for r in sets}
+    have: dict[tuple[str, str], set[str]] = {}
+    for zone in ZONES:
+        for msg in dns.query.xfr(named.host, zone, port=named.port, keyring=key,
+                                 keyname=key.name, relativize=False, lifetime=300):
+            for rrset in msg.answer:
+                k = (rrset.name.to_text(), dns.rdatatype.to_text(rrset.rdtype))
+                if k in want:
+                    have.setdefault(k, set()).update(r.to_text() for r in rrset)
+    missing = [k for k, v in want.items() if have.get(k) != v]
+    if missing:
+        raise SystemExit(f"check failed: {len(missing)} RRsets wrong, e.g. {missing[:3]}")
+
+
+def run_ours(named: Named, sets: list[RRset], batch: int, db: str | None, work: Path) -> float:
+    store = Store(db or f"sqlite:///{work / 'bench.db'}")
+    migrate.upgrade(store)
+    with store.session() as s:
+        outbox.enqueue(s, sets, ZONES, "bench")
+    settings = config.from_mapping({}, work, "bench")
+    settings = dataclasses.replace(settings, dns=DnsConfig(
+        enabled=True, server=named.server, tsig_key_file=str(named.key_file),
+        batch_size=2 * batch, max_in_flight=4, timeout=30.0,
+    ))
+    pub = make_publisher(settings, store)
+
+    async def go() -> float:
+        t0 = time.perf_counter()
+        res = await pub.flush()
+        dt = time.perf_counter() - t0
+        await pub.client.close()
+        if res.failed or dnsoutbox.pending_count(store):
+            raise SystemExit(f"our publisher left rows: {res.errors}")
+        return dt
+
+    try:
+        return asyncio.run(go())
+    finally:
+        store.dispose()
+
+
+def run_raw(named: Named, sets: list[RRset], batch: int) -> float:
+    key = keyfile.load(str(named.key_file))
+    t0 = time.perf_counter()
+    sock = socket.create_connection((named.host, named.port))
+    try:
+        for zone in ZONES:
+            mine = [r for r in sets if r.name.endswith("." + zone)]
+            for i in range(0, len(mine), batch):
+                u = dns.update.UpdateMessage(zone)
+                for r in mine[i : i + batch]:
+                    u.replace(r.name, 300, r.rdtype, *r.rdatas)
+                u.use_tsig(key)
+                resp = dns.query.tcp(u, named.host, port=named.port, sock=sock, timeout=30)
+                if resp.rcode() != 0:
+                    raise SystemExit(f"raw loop: {dns.rcode.to_text(resp.rcode())}")
+    finally:
+        sock.close()
+    return time.perf_counter() - t0
+
+
+def run_nsupdate(named: Named, sets: list[RRset], batch: int, work: Path) -> float:
+    lines = [f"server {named.host} {named.port}"]
+    for zone in ZONES:
+        mine = [r for r in sets if r.name.endswith("." + zone)]
+        for i in range(0, len(mine), batch):
+            lines.append(f"zone {zone}")
+            for r in mine[i : i + batch]:
+                lines.append(f"update delete {r.name} {r.rdtype}")
+                lines += [f"update add {r.name} 300 {r.rdtype} {d}" for d in r.rdatas]
+            lines.append("send")
+    script = work / "nsupdate.txt"
+    script.write_text("\n".join(lines) + "\n")
+    t0 = time.perf_counter()
+    subprocess.run(["nsupdate", "-v", "-k", str(named.key_file), str(script)], check=True)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--count", type=int, default=10000, help="enrollments (default 10000)")
+    ap.add_argument("--batch", type=int, default=500, help="RRsets per UPDATE (default 500)")
+    ap.add_argument("--db", help="store URL for our publisher (default: a temporary SQLite)")
+    args = ap.parse_args()
+    sets = rrsets(args.count)
+    records = len(sets)
+    results: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="dnsbench") as tmp:
+        work = Path(tmp)
+        for method in ("ours", "raw dnspython", "nsupdate"):
+            named = Named(work / method.replace(" ", "_"))
+            named.start()
+            try:
+                if method == "ours":
+                    secs = run_ours(named, sets, args.batch, args.db, work)
+                elif method == "raw dnspython":
+                    secs = run_raw(named, sets, args.batch)
+                else:
+                    secs = run_nsupdate(named, sets, args.batch, work)
+                check(named, sets)
+            finally:
+                named.stop()
+            results[method] = secs
+            print(f"{method:15s} {secs:7.2f} s  {records / secs:9.0f} records/s "
+                  f"({records} RRsets, {args.batch} per UPDATE)", flush=True)
+    ours = results["ours"]
+    print(f"ratio ours / raw dnspython: {results['raw dnspython'] / ours:.2f}x the speed")
+    print(f"ratio ours / nsupdate:      {results['nsupdate'] / ours:.2f}x the speed "
+          f"(goal >= 0.5)")
+
+
+if __name__ == "__main__":
+    main()
