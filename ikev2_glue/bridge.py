@@ -318,11 +318,10 @@ class Bridge:
         """Terminate SAs whose identity is no longer an active subscriber of this HA."""
         if not self._active():
             return  # draining: drain_step moves them
-        allowed = set()
-        for c in bundle.ha_subscribers(self.store, self.settings, self.fqdn):
-            allowed.update({c.identity, c.fqdn})
-        for sa in self.link.list_sas():
-            if sa.established and sa.identity.lstrip("@") not in allowed:
+        sas = [sa for sa in self.link.list_sas() if sa.established]
+        allowed = bindings.still_allowed(self.store, self.fqdn, (sa.identity for sa in sas))
+        for sa in sas:
+            if sa.identity.strip().lstrip("@") not in allowed:
                 log.info("vici: terminating IKE_SA %s of %s (no longer allowed here)",
                          sa.uniqueid, sa.identity)
                 self.link.terminate({"ike-id": sa.uniqueid})

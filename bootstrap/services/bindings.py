@@ -272,3 +272,25 @@ def list_open(store: Store, ha_fqdn: str) -> list[domain.Binding]:
             .order_by(Binding.id)
         )
         return [_view(s, r, ha.fqdn) for r in s.scalars(q).all()]
+
+
+def still_allowed(store: Store, ha_fqdn: str, identities: Iterable[str]) -> set[str]:
+    """Those of ``identities`` (RFC 822 or FQDN form) that name an active subscriber of the HA.
+
+    Asks only about the given identities, so a radius-mode HA with 100,000
+    subscribers checks its live SAs without reading them all.
+    """
+    wanted = {i.strip().lstrip("@") for i in identities}
+    if not wanted:
+        return set()
+    with store.session() as s:
+        ha = _ha(s, ha_fqdn)
+        q = select(Subscriber.identity, Subscriber.fqdn).where(
+            Subscriber.home_agent_id == ha.id,
+            Subscriber.state == "active",
+            or_(Subscriber.identity.in_(wanted), Subscriber.fqdn.in_(wanted)),
+        )
+        found: set[str] = set()
+        for ident, fqdn in s.execute(q):
+            found.update({ident, fqdn})
+    return wanted & found
