@@ -11,6 +11,7 @@ import datetime as dt
 import ipaddress
 import logging
 import random
+import struct
 from dataclasses import dataclass
 
 from prometheus_client import Counter
@@ -57,6 +58,7 @@ class Responder:
         self.gate = LogGate(log_interval)
         self.rng = rng or random.Random()
         self._cache: dict[tuple[object, ...], tuple[float, list[bytes]]] = {}
+        self._shapes: dict[tuple[object, ...], tuple[object, ...]] = {}
         self.ports = (reply_port6, relay_port6, client_port4, relay_port4)
         self._drop_counters: dict[tuple[str, str], Counter] = {}
         self._received = {f: metrics.RECEIVED.labels(f) for f in ("6", "4")}
@@ -87,6 +89,9 @@ class Responder:
     ) -> Outgoing | None:
         """Answer one DHCPv6 datagram from ``source``; None when it is dropped."""
         self._received["6"].inc()
+        fast = self._fast_path(data, source, arrival, mono)
+        if fast is not None:
+            return fast if isinstance(fast, Outgoing) else None
         try:
             msg = wire6.decode_message(data)
         except MalformedPacket as exc:
@@ -114,7 +119,46 @@ class Responder:
         payload = wire6.encode_message(result.message)
         if key is not None:
             self._remember(key, msg, payload, mono)
+            shape = _raw_shape(data)
+            if shape is not None:
+                if len(self._shapes) >= self.CACHE_KEYS:
+                    self._shapes.clear()
+                self._shapes[(shape[0], arrival.interface, arrival.multicast)] = key
         return Outgoing(payload, source, port)
+
+    def _fast_path(
+        self, data: bytes, source: str, arrival: Arrival, mono: float
+    ) -> Outgoing | bool | None:
+        """Answer without decoding when ``data`` has the exact shape of a request decoded before.
+
+        Same bytes apart from the transaction id, the Client Identifier's DUID (checked
+        here) and the Elapsed Time value means the full decode would give the same
+        options, so the cached reply applies.  None: take the normal path; False: dropped.
+        """
+        if not data or data[0] != wire6.INFORMATION_REQUEST or not self._shapes:
+            return None
+        shape = _raw_shape(data)
+        if shape is None:
+            return None
+        key = self._shapes.get((shape[0], arrival.interface, arrival.multicast))
+        if key is None:
+            return None
+        cached = self._cached(key, mono)
+        if cached is None:
+            return None
+        start, end = shape[1]
+        client = data[start:end]
+        if client:
+            try:
+                wire6.Duid.parse(client[4:])
+            except MalformedPacket:
+                return None
+        if not self.rate6.allow(client[4:] or source, mono):
+            self._drop("6", policy.RATE_LIMITED, mono)
+            return False
+        self._replied["6"].inc()
+        reply = bytes([wire6.REPLY]) + data[1:4] + client + cached
+        return Outgoing(reply, source, self.ports[0])
 
     # Reply cache: identical direct requests (same options apart from Client Identifier and
     # Elapsed Time, same link) get the same answer from one snapshot, except for the
@@ -182,6 +226,39 @@ def _cache_key(msg: wire6.Message, arrival: Arrival) -> tuple[object, ...] | Non
     if any(o.code == wire6.CLIENTID or isinstance(o, wire6.DraftHomeInfo) for o in rest):
         return None
     return (rest, arrival.interface, arrival.multicast)
+
+
+_HDR = struct.Struct("!HH")
+
+
+def _raw_shape(data: bytes) -> tuple[tuple[bytes, ...], tuple[int, int]] | None:
+    """Request bytes minus xid, Client Identifier data and Elapsed Time value; None if odd.
+
+    Also returns where the Client Identifier option (header included) sits; it must be
+    the first option, as in the decoded cache key.
+    """
+    parts: list[bytes] = []
+    client = (4, 4)
+    i, last, n = 4, 4, len(data)
+    while i < n:
+        if n - i < 4:
+            return None
+        code, length = _HDR.unpack_from(data, i)
+        end = i + 4 + length
+        if end > n:
+            return None
+        if code == wire6.CLIENTID:
+            if i != 4:
+                return None
+            client = (4, end)
+            parts.append(data[last : i + 4])
+            last = end
+        elif code == wire6.ELAPSED_TIME:
+            parts.append(data[last : i + 4])
+            last = end
+        i = end
+    parts.append(data[last:])
+    return tuple(parts), client
 
 
 def _with_client(msg: wire6.Message, body: bytes) -> bytes:

@@ -389,3 +389,34 @@ def test_config_errors_name_the_key(tmp_path: object) -> None:
     pol = build_policy(ok)
     assert pol.rsoo_codes == {50} and pol.hop_limit == 4
     assert pol.links6.network_for("eth0") == "home.example."
+
+
+def test_fast_path_echoes_each_client_and_checks_its_duid() -> None:
+    r = Responder(POLICY, sample_snapshot())
+    first = r.handle6(REQ, "fe80::1", ON_ETH0, NOW, 1.0)
+    assert first is not None
+    for i in range(Responder.CACHE_VARIANTS):  # fill the variants so the fast path applies
+        r.handle6(REQ, "fe80::1", ON_ETH0, NOW, 1.0 + i / 1000)
+    assert r._shapes, "the request shape was learned"
+    duid = wire6.Duid.ll(1, bytes.fromhex("02000000beef"))
+    other = wire6.encode_message(
+        wire6.ClientServerMessage(
+            wire6.INFORMATION_REQUEST,
+            0x010203,
+            (
+                wire6.ClientId(duid),
+                wire6.Hnidf("home.example."),
+                wire6.OptionRequest((50, 69, 70)),
+                wire6.ElapsedTime(300),
+            ),
+        )
+    )
+    out = r.handle6(other, "fe80::2", ON_ETH0, NOW, 1.1)
+    assert out is not None
+    slow = Responder(POLICY, sample_snapshot()).handle6(other, "fe80::2", ON_ETH0, NOW, 1.1)
+    assert slow is not None and out.payload == slow.payload
+    reply = wire6.decode_message(out.payload)
+    assert reply.options[0] == wire6.ClientId(duid) and reply.xid == 0x010203  # type: ignore[union-attr]
+    # same shape, but a DUID-UUID of 8 octets (must be 16): the full decoder drops it
+    bad = other.replace(duid.raw, b"\x00\x04" + duid.raw[2:])
+    assert r.handle6(bad, "fe80::3", ON_ETH0, NOW, 1.2) is None
