@@ -148,17 +148,18 @@ class UpdateBuilder:
         datas = [rdata_wire(change.rdtype, t) for t in change.rdatas]
         out = bytearray()
         base = len(self._body)
-        known = dict(self._names)
+        new_name = name not in self._names
         self._owner(name, out, base)
         out += _RR.pack(code, _CLASS_ANY, 0, 0)
         for rd in datas:
             self._owner(name, out, base)
             out += _RR.pack(code, _CLASS_IN, self.ttl, len(rd))
             out += rd
-        if self.records and base + len(out) > self.budget:
-            self._names = known
-            return False
         if base + len(out) > self.budget:
+            if new_name:
+                self._names.pop(name, None)
+            if self.records:
+                return False
             raise RecordError(f"{name} {change.rdtype} alone exceeds the DNS message size")
         self._body += out
         self.records += change.records
