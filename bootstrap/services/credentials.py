@@ -46,8 +46,20 @@ def write_private(path: Path, data: bytes) -> None:
     os.chmod(path, 0o600)
 
 
+_FERNETS: dict[str, Fernet] = {}
+
+
 def fernet(settings: Settings) -> Fernet:
-    """The store's encryption key, created on first use."""
+    """The store's encryption key, created on first use (cached per key file)."""
+    cached = _FERNETS.get(settings.store.secret_key_file)
+    if cached is not None:
+        return cached
+    f = _load_fernet(settings)
+    _FERNETS[settings.store.secret_key_file] = f
+    return f
+
+
+def _load_fernet(settings: Settings) -> Fernet:
     path = Path(settings.store.secret_key_file)
     try:
         key = path.read_bytes().strip()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import ipaddress
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,19 +61,23 @@ def _view(session: Session, row: Subscriber) -> domain.Subscriber:
     return views.subscriber(row, row.network.domain, ha, list(row.addresses))
 
 
-def _choose_ha(session: Session, net: Network, settings: Settings) -> HomeAgent:
-    """Pick and claim a slot on the best live HA; retried if another writer took the last slot."""
+def _choose_ha(
+    session: Session, net: Network, settings: Settings
+) -> tuple[domain.HomeAgent, list[domain.HomeAgent]]:
+    """Pick and claim a slot on the best live HA; retried if another writer took the last slot.
+
+    Returns the chosen HA (with its new load) and all HAs of the network.
+    The HA rows are read with a Core select so the counts are current even
+    inside a long bulk-import transaction; the guarded UPDATE is what
+    enforces the capacity under concurrency.
+    """
     timeout = dt.timedelta(seconds=settings.store.heartbeat_timeout)
+    table = HomeAgent.__table__
     for _ in range(MAX_HA_TRIES):
-        rows = {
-            h.id: h
-            for h in session.scalars(
-                select(HomeAgent)
-                .where(HomeAgent.network_id == net.id)
-                .execution_options(populate_existing=True)
-            )
-        }
-        agents = [views.home_agent(h, net.domain) for h in rows.values()]
+        agents = [
+            views.home_agent_values(r._mapping, net.domain)
+            for r in session.execute(select(table).where(table.c.network_id == net.id))
+        ]
         best = rules.best(agents, utcnow(), timeout, _rng)
         if best is None:
             raise Exhausted(
@@ -87,9 +92,10 @@ def _choose_ha(session: Session, net: Network, settings: Settings) -> HomeAgent:
                 HomeAgent.state == domain.HAState.ACTIVE.value,
             )
             .values(assigned=HomeAgent.assigned + 1)
+            .execution_options(synchronize_session=False)
         )
         if getattr(result, "rowcount", 1) == 1:
-            return rows[best.id]
+            return dataclasses.replace(best, assigned=best.assigned + 1), agents
     raise Exhausted(f"could not claim a home agent slot in network {net.domain!r}; try again")
 
 
@@ -117,12 +123,19 @@ def enroll_in(
     net = networks.row_by_domain(session, network or realm)
     if ipv4 and not net.ipv4_pool:
         raise ValidationError(f"network {net.domain!r} has no IPv4 pool, so --ipv4 cannot be met")
-    if session.scalars(select(Subscriber.id).where(Subscriber.identity == ident)).first():
-        raise Conflict(f"subscriber {ident!r} is already enrolled")
-    if session.scalars(select(Subscriber.id).where(Subscriber.fqdn == name)).first():
+    clash = session.execute(
+        select(Subscriber.identity, Subscriber.fqdn).where(
+            or_(Subscriber.identity == ident, Subscriber.fqdn == name)
+        )
+    ).first()
+    if clash is not None:
+        if clash.identity == ident:
+            raise Conflict(f"subscriber {ident!r} is already enrolled")
         raise Conflict(f"fqdn {name!r} already belongs to another subscriber")
-    ha = _choose_ha(session, net, settings)
+    ha, agents = _choose_ha(session, net, settings)
     now = utcnow()
+    secret = None
+    cert_path = key_path = ca_path = None
     row = Subscriber(
         identity=ident,
         fqdn=name,
@@ -133,17 +146,6 @@ def enroll_in(
         created_at=now,
         updated_at=now,
     )
-    session.add(row)
-    session.flush()
-    avoid = frozenset(
-        session.scalars(select(HomeAgent.address).where(HomeAgent.network_id == net.id))
-    )
-    prefix = views.network(net).prefix
-    allocation.allocate_v6(session, net.id, prefix, row.id, avoid)
-    if ipv4:
-        allocation.allocate_v4(session, net.id, row.id, now)
-    secret = None
-    cert_path = key_path = ca_path = None
     if method is domain.AuthMethod.EAP:
         secret = credentials.new_eap_secret()
         row.secret_enc = credentials.encrypt(settings, secret.encode())
@@ -157,9 +159,26 @@ def enroll_in(
             settings, ident, issued, credentials.ca_pem_in(session)
         )
         row.credential_ref = str(cert_path)
+    session.add(row)
     session.flush()
-    session.refresh(row, ["addresses", "home_agent", "network"])
-    view = _view(session, row)
+    avoid = frozenset(str(h.address) for h in agents)
+    hoa = allocation.allocate_v6(session, net.id, ipaddress.IPv6Network(net.prefix), row.id, avoid)
+    hoa4 = allocation.allocate_v4(session, net.id, row.id, now) if ipv4 else None
+    view = domain.Subscriber(
+        id=row.id,
+        identity=ident,
+        fqdn=name,
+        network=net.domain,
+        network_id=net.id,
+        home_agent=ha.fqdn,
+        state=domain.SubscriberState.ACTIVE,
+        auth=method,
+        hoas=(hoa,),
+        hoa4=hoa4,
+        credential_ref=row.credential_ref,
+        created_at=now,
+        updated_at=now,
+    )
     if _publish_now(settings):
         outbox.enqueue_subscriber(session, view, net.zones, True, "enroll")
     versions.bump(session, versions.SUBSCRIBERS)
@@ -171,13 +190,13 @@ def enroll_in(
         fqdn=name,
         network=net.domain,
         ha=ha.fqdn,
-        hoa=[str(a) for a in view.hoas],
-        hoa4=str(view.hoa4) if view.hoa4 else None,
+        hoa=[str(hoa)],
+        hoa4=str(hoa4) if hoa4 else None,
         auth=method.value,
     )
     return Enrollment(
         subscriber=view,
-        home_agent=views.home_agent(ha, net.domain),
+        home_agent=ha,
         secret=secret,
         cert_path=cert_path,
         key_path=key_path,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+from collections.abc import Mapping
+from typing import Any
 
 from .. import domain
 from ..store import models as m
@@ -41,6 +43,24 @@ def home_agent(row: m.HomeAgent, network_domain: str) -> domain.HomeAgent:
         assigned=row.assigned,
         state=domain.HAState(row.state),
         last_heartbeat=aware(row.last_heartbeat),
+    )
+
+
+def home_agent_values(r: Mapping[Any, Any], network_domain: str) -> domain.HomeAgent:
+    """The same as :func:`home_agent` from a Core row mapping (no ORM identity map)."""
+    return domain.HomeAgent(
+        id=r["id"],
+        fqdn=r["fqdn"],
+        address=ipaddress.IPv6Address(r["address"]),
+        network_id=r["network_id"],
+        network=network_domain,
+        ipv4=ipaddress.IPv4Address(r["ipv4"]) if r["ipv4"] else None,
+        priority=r["priority"],
+        weight=r["weight"],
+        capacity=r["capacity"],
+        assigned=r["assigned"],
+        state=domain.HAState(r["state"]),
+        last_heartbeat=aware(r["last_heartbeat"]),
     )
 
 
