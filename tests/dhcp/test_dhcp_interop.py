@@ -7,6 +7,7 @@ scapy probes), from a store filled through the service layer; then an HA drained
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import select
 import signal
 import subprocess
@@ -280,7 +281,7 @@ def inform_has(lab: Lab) -> list[str]:
     assert reply, "no DHCPACK to the DHCPINFORM"
     ack = wire4.decode(reply)
     assert ack.message_type == wire4.ACK
-    assert ack.get(54) == wire4.ServerIdentifier(wire4.ipaddress.IPv4Address("192.0.2.1"))
+    assert ack.get(54) == wire4.ServerIdentifier(ipaddress.IPv4Address("192.0.2.1"))
     opt = ack.get(68)
     assert isinstance(opt, wire4.MobileIpHomeAgent)
     return [str(a) for a in opt.addresses]
@@ -323,10 +324,44 @@ def test_relay_forward_gets_a_relay_reply_for_the_relay_link(lab: Lab) -> None:
     vd = inner.get(wire6.VDINF)[0]
     assert isinstance(vd, wire6.Vdinf)
     # 2001:db8:2::/64 is bound to home.example, so VDINF names home.example's HAs
-    assert wire6.Hnp(wire6.ipaddress.IPv6Network("2001:db8:200::/64")) in vd.options
+    assert wire6.Hnp(ipaddress.IPv6Network("2001:db8:200::/64")) in vd.options
     assert {str(o.address) for o in vd.find(wire6.Haa)} == {  # type: ignore[attr-defined]
         "2001:db8:200::1",
         "2001:db8:200::2",
+    }
+
+
+def test_two_relay_hops_built_here_get_two_relay_reply_levels(lab: Lab) -> None:
+    inner = wire6.decode_message(vector("v6-relay-request"))  # hop 0 from the lab
+    outer = wire6.RelayMessage(
+        wire6.RELAY_FORW,
+        1,
+        ipaddress.IPv6Address("::"),
+        ipaddress.IPv6Address("2001:db8:1::100"),
+        (wire6.InterfaceId(b"outer-7"), wire6.RelayMsg(inner)),
+    )
+    reply = probe(
+        CLI, "6", "2001:db8:1::100", 547, "2001:db8:1::1", 547, wire6.encode_message(outer)
+    )
+    assert reply, "no Relay-reply"
+    top = wire6.decode_message(reply)
+    assert isinstance(top, wire6.RelayMessage) and top.hop_count == 1
+    assert top.options[0] == wire6.InterfaceId(b"outer-7")
+    mid = top.inner
+    assert isinstance(mid, wire6.RelayMessage) and mid.hop_count == 0
+    assert str(mid.link_address) == "2001:db8:2::1"
+    assert mid.options[0] == wire6.InterfaceId(b"dhcplab-r0")
+    answer = mid.inner
+    assert isinstance(answer, wire6.ClientServerMessage) and answer.xid == 0x4D4950
+    (idinf,) = answer.get(wire6.IDINF)
+    assert isinstance(idinf, wire6.Idinf)
+    assert idinf.options[:2] == (
+        wire6.Hnidf("home.example."),
+        wire6.Hnp(ipaddress.IPv6Network("2001:db8:200::/64")),
+    )
+    assert {o.name for o in idinf.find(wire6.Haf)} == {  # type: ignore[attr-defined]
+        "ha.home.example.",
+        "ha2.home.example.",
     }
 
 
