@@ -8,7 +8,6 @@ gate).  Every drop is counted by reason and logged at most once per interval.
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import logging
 import random
 import struct
@@ -282,7 +281,3 @@ def _client_key6(msg: wire6.Message, source: str) -> bytes | str:
         if isinstance(o, wire6.ClientId):
             return o.duid.raw
     return peer
-
-
-def parse_ipv4(value: str) -> ipaddress.IPv4Address | None:
-    return ipaddress.IPv4Address(value) if value else None

@@ -82,8 +82,7 @@ async def serve(ctx: ServiceContext) -> None:
     """Answer DHCP home-information requests until cancelled."""
     settings = ctx.settings
     d6, d4 = settings.dhcp6, settings.dhcp4
-    policy = build_policy(settings)  # config errors first, before touching sockets
-    del policy
+    build_policy(settings)  # config errors first, before touching the store or sockets
     await asyncio.to_thread(dhcp_identity.ensure_server_duid, ctx.store)
     loop = asyncio.get_running_loop()
     follower = await asyncio.to_thread(
