@@ -3,13 +3,11 @@
 Commands only parse arguments, call one service function and print; the
 rules live in :mod:`bootstrap.services`.  Command groups of the faces
 (``dns``, ``export``, ``radius``, ``operator``, ``token``) live in sibling
-modules and are attached by name in :data:`EXTENSIONS`, so a face that is not
-part of this build simply leaves its commands out.
+modules and are loaded by name only when used (:data:`bootstrap.cli.root.LAZY`).
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 import traceback
@@ -21,26 +19,6 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from ..errors import BootstrapError
 from .common import CliState
 from .root import root
-
-EXTENSIONS = ("bootstrap.cli.dns", "bootstrap.cli.ikev2", "bootstrap.cli.operators")
-
-
-def _attach_extensions() -> None:
-    for name in EXTENSIONS:
-        try:
-            mod = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        group = getattr(mod, "group", None)
-        if isinstance(group, click.Command):
-            root.add_command(group)
-        for cmd in getattr(mod, "commands", []):
-            root.add_command(cmd)
-
-
-_attach_extensions()
 
 
 def main(argv: list[str] | None = None) -> None:

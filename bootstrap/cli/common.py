@@ -60,6 +60,48 @@ class CliState:
             self._store.dispose()
 
 
+class LazyGroup(click.Group):
+    """A group whose extra commands are imported only when used (or listed in --help).
+
+    ``lazy`` maps a command name to ``"module:attribute"``.  Importing every
+    face's CLI module up front would cost every ``bootstrapctl`` call a few
+    hundred milliseconds.
+    """
+
+    def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._available()})
+
+    def _available(self) -> list[str]:
+        import importlib.util
+
+        out = []
+        for name, target in self.lazy.items():
+            module = target.partition(":")[0]
+            if importlib.util.find_spec(module) is not None:
+                out.append(name)
+        return out
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is not None or cmd_name not in self.lazy:
+            return cmd
+        import importlib
+
+        module, _, attr = self.lazy[cmd_name].partition(":")
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name == module:
+                return None
+            raise
+        found = getattr(mod, attr, None)
+        return found if isinstance(found, click.Command) else None
+
+
 def state() -> CliState:
     obj = click.get_current_context().find_root().obj
     assert isinstance(obj, CliState)

@@ -136,8 +136,13 @@ def reconcile(zone: str | None, dry_run: bool, as_json: bool) -> None:
                 "zones": rep.zones,
                 "dry_run": dry_run,
                 "differences": [
-                    {"zone": d.zone, "name": d.name, "type": d.rdtype,
-                     "have": list(d.have), "want": list(d.want)}
+                    {
+                        "zone": d.zone,
+                        "name": d.name,
+                        "type": d.rdtype,
+                        "have": list(d.have),
+                        "want": list(d.want),
+                    }
                     for d in rep.differences
                 ],
                 "unroutable": [{"name": r.name, "type": r.rdtype} for r in rep.unroutable],
@@ -156,9 +161,10 @@ def reconcile(zone: str | None, dry_run: bool, as_json: bool) -> None:
             click.echo(f"not publishable: {r.name} {r.rdtype} is under no listed zone")
         verb = "would change" if dry_run else "changed"
         n = len(rep.differences)
-        click.echo(f"{len(rep.zones)} zones checked; {verb} {n} RRsets" if n else
-                   f"{len(rep.zones)} zones checked; in sync")
-    if rep.applied and rep.remaining:
-        raise RowsRemain(
-            f"{rep.remaining} DNS changes remain pending: {_reasons(st.store())}"
+        click.echo(
+            f"{len(rep.zones)} zones checked; {verb} {n} RRsets"
+            if n
+            else f"{len(rep.zones)} zones checked; in sync"
         )
+    if rep.applied and rep.remaining:
+        raise RowsRemain(f"{rep.remaining} DNS changes remain pending: {_reasons(st.store())}")

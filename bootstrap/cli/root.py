@@ -9,11 +9,22 @@ import click
 from .. import domain, migrate
 from ..services import audit, credentials, home_agents, networks, subscribers
 from ..services.actor import Actor
-from .common import CliState, emit_json, json_option, kv, state, stderr, table
+from .common import CliState, LazyGroup, emit_json, json_option, kv, state, stderr, table
 from .importer import import_cmd
+
+LAZY = {
+    "dns": "bootstrap.cli.dns:group",
+    "export": "bootstrap.cli.ikev2:export_cmd",
+    "radius": "bootstrap.cli.ikev2:radius_group",
+    "operator": "bootstrap.cli.operators:operator_group",
+    "token": "bootstrap.cli.operators:token_group",
+}
+"""Commands of the faces, imported on first use."""
 
 
 @click.group(
+    cls=LazyGroup,
+    lazy=LAZY,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog="Exit codes: 0 success, 1 operational error (duplicate, unknown identity,"
     " store unreachable), 2 usage or configuration error.",
