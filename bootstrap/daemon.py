@@ -86,19 +86,21 @@ async def run(settings: Settings, only: str | None = None) -> int:
     ctx = ServiceContext(settings=settings, store=store)
     ctx.announce(f"bootstrapd: store {store.engine.url.render_as_string(hide_password=True)}")
     tasks: dict[str, asyncio.Task[None]] = {}
-    tasks["housekeeping"] = asyncio.create_task(housekeeping.serve(settings, store))
+    tasks["housekeeping"] = asyncio.create_task(
+        housekeeping.serve(settings, store), name="housekeeping"
+    )
     for name in names:
         serve = resolve(name)
         if serve is None:
             ctx.announce(f"bootstrapd: {name}: not part of this build yet, skipped")
             continue
         tasks[name] = asyncio.create_task(serve(ctx), name=name)
-    ctx.announce("bootstrapd: running " + ", ".join(tasks) + "; Ctrl-C stops")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    ctx.announce("bootstrapd: running " + ", ".join(tasks) + "; Ctrl-C stops")
     stopper = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([stopper, *tasks.values()], return_when=asyncio.FIRST_COMPLETED)
     code = 0
