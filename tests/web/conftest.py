@@ -1,5 +1,5 @@
-"""Fixtures of the web tests: a migrated SQLite store with one network, HA and CA,
-operators and API tokens of every role, and an aiohttp test client."""
+"""Fixtures of the web tests: a migrated store with one network, HA and CA, operators and
+API tokens of every role (built once per run, copied per test), and an aiohttp client."""
 
 from __future__ import annotations
 
@@ -9,34 +9,40 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from webhelpers import PASSWORDS, ROLE_OF, SETUP, World, make_settings
+from webhelpers import World, build_world, clone_sqlite, pg_create, pg_drop
 
-from bootstrap import migrate
-from bootstrap.services import credentials, home_agents, networks, operators
 from bootstrap.store.engine import Store
 from bootstrap.web.app import create_app
 
 
-def build_world(base: Path, **web: object) -> World:
-    settings = make_settings(base, **{"login_attempts": 3, "login_window": 60.0, **web})
-    store = Store(settings.database.url)
-    migrate.upgrade(store)
-    networks.add(store, SETUP, "example.com", "2001:db8:1::/64", "192.0.2.0/24", ["example.com"])
-    home_agents.add(store, SETUP, "ha1.example.com", "example.com", "2001:db8:1::1",
-                    settings=settings)
-    credentials.ca_init(store, settings)
-    for name, password in PASSWORDS.items():
-        operators.add(store, SETUP, name, ROLE_OF[name], password)
-    tokens = {}
-    for role in operators.ROLES:
-        _, raw = operators.create_token(store, SETUP, f"t-{role}", role)
-        tokens[role] = raw
-    return World(settings, store, tokens)
+@pytest.fixture(scope="session")
+def sqlite_world_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[World, Path]:
+    base = tmp_path_factory.mktemp("web-world")
+    w = build_world(base)
+    w.store.dispose()
+    return w, base
+
+
+@pytest.fixture(scope="session")
+def pg_world_template(
+    pg_template: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[World, Path, str]]:
+    """A PostgreSQL world database (from the migrated template of tests/conftest.py)."""
+    base = tmp_path_factory.mktemp("web-world-pg")
+    name, url = pg_create(pg_template)
+    try:
+        store = Store(url)
+        w = build_world(base, store)
+        store.dispose()
+        yield w, base, name
+    finally:
+        pg_drop(name)
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    w = build_world(tmp_path)
+def world(sqlite_world_template: tuple[World, Path], tmp_path: Path) -> Iterator[World]:
+    template, base = sqlite_world_template
+    w = clone_sqlite(template, base, tmp_path / "world")
     try:
         yield w
     finally:

@@ -8,12 +8,29 @@ from __future__ import annotations
 
 import io
 import tarfile
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
-from webhelpers import World
+from webhelpers import World, clone_sqlite, pg_world
 
 from bootstrap.services import audit, operators, subscribers
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
+    """The API tests run on both store backends."""
+    if request.param == "postgresql":
+        yield from pg_world(request.getfixturevalue("pg_world_template"), tmp_path)
+        return
+    template, base = request.getfixturevalue("sqlite_world_template")
+    w = clone_sqlite(template, base, tmp_path / "world")
+    try:
+        yield w
+    finally:
+        w.store.dispose()
 
 
 async def call(

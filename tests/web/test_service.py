@@ -35,7 +35,7 @@ async def test_serve_announces_url_and_first_admin_password(tmp_path: Path) -> N
         m = re.search(r"operator 'admin' created with password (\S+)", lines[1])
         assert m, lines
         password = m.group(1)
-        async with aiohttp.ClientSession() as http:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
             base = f"http://127.0.0.1:{PORT}"
             page = await (await http.get(f"{base}/login")).text()
             resp = await http.post(f"{base}/login", data={
