@@ -12,8 +12,16 @@ from typing import Any
 
 from aiohttp import web
 
-from ..errors import ValidationError
-from ..services import audit, dashboard, home_agents, networks, operators, subscribers
+from ..errors import NotFound, ValidationError
+from ..services import (
+    audit,
+    credentials,
+    dashboard,
+    home_agents,
+    networks,
+    operators,
+    subscribers,
+)
 from . import bundles, schemas, serialize
 from .routing import SETTINGS, STORE, RouteTable, principal, run
 from .security import json_body
@@ -361,6 +369,24 @@ async def revoke_token(request: web.Request) -> web.Response:
         request.match_info["name"],
     )
     return ok(serialize.token(t))
+
+
+# ---------------------------------------------------------------- CA
+
+
+NO_CA = "the store has no CA yet; run 'bootstrapctl ca init' first"
+
+
+async def ca_pem(request: web.Request) -> str:
+    pem = await run(credentials.ca_cert_pem, request.app[STORE])
+    if pem is None:
+        raise NotFound(NO_CA)
+    return pem
+
+
+@routes.add("GET", f"{API}/ca", "viewer", "The store CA's certificate (PEM)", tag="networks")
+async def get_ca(request: web.Request) -> web.Response:
+    return ok({"ca_cert": await ca_pem(request)})
 
 
 # ---------------------------------------------------------------- audit

@@ -19,10 +19,18 @@ from aiohttp import web
 from .. import domain
 from ..config import Settings
 from ..errors import ValidationError
-from ..services import audit, dashboard, home_agents, networks, operators, subscribers
+from ..services import (
+    audit,
+    credentials,
+    dashboard,
+    home_agents,
+    networks,
+    operators,
+    subscribers,
+)
 from ..services.actor import Actor
 from ..store.engine import Store
-from . import bundles
+from . import api, bundles
 from .metrics import WEB_LOGINS
 from .routing import LIMITER, SETTINGS, STORE, RouteTable, principal, run
 from .security import (
@@ -316,7 +324,8 @@ def _zones(text: str) -> list[str]:
 @routes.add("GET", "/networks", "viewer", "Home networks")
 async def networks_page(request: web.Request) -> web.Response:
     items = await run(networks.list_all, request.app[STORE])
-    return render(request, "networks.html", items=items,
+    has_ca = await run(credentials.ca_cert_pem, request.app[STORE]) is not None
+    return render(request, "networks.html", items=items, has_ca=has_ca,
                   ha_infos=[i.value for i in domain.HAInfo])
 
 
@@ -334,6 +343,15 @@ async def add_network(request: web.Request) -> web.Response:
         f.get("ha_info") or "both",
     )
     raise see_other("/networks")
+
+
+@routes.add("GET", "/ca.pem", "viewer", "Download the store CA's certificate")
+async def ca_pem_page(request: web.Request) -> web.Response:
+    pem = await api.ca_pem(request)
+    return web.Response(
+        text=pem, content_type="application/x-pem-file",
+        headers={"Content-Disposition": 'attachment; filename="mip6-bootstrap-ca.pem"'},
+    )
 
 
 @routes.add("GET", "/networks/{domain}", "viewer", "Edit a home network")
@@ -379,10 +397,13 @@ async def add_operator(request: web.Request) -> web.Response:
 @routes.add("POST", "/operators/{name}", "admin", "Change an operator")
 async def edit_operator(request: web.Request) -> web.Response:
     f = await form(request)
-    disabled = {"disable": True, "enable": False}.get(f.get("action", ""))
+    action = f.get("action", "")
+    disabled = {"disable": True, "enable": False}.get(action)
+    role = f.get("role") or None if action == "role" else None
+    password = f.get("password", "") if action == "password" else None
     await run(
         operators.update, request.app[STORE], principal(request).actor,
-        request.match_info["name"], f.get("role") or None, disabled, f.get("password") or None,
+        request.match_info["name"], role, disabled, password,
     )
     raise see_other("/operators")
 

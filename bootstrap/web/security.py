@@ -178,6 +178,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
     """on_response_prepare: headers every response carries."""
     h = response.headers
+    h["Server"] = "mip6-bootstrap"
     h.setdefault("Content-Security-Policy", CSP)
     h.setdefault("X-Frame-Options", "DENY")
     h.setdefault("X-Content-Type-Options", "nosniff")

@@ -14,9 +14,12 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from webhelpers import World, clone_sqlite, pg_world
+from webhelpers import SETUP, World, clone_sqlite, pg_world
 
+from bootstrap import migrate
 from bootstrap.services import audit, operators, subscribers
+from bootstrap.store.engine import Store
+from bootstrap.web.app import create_app
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -402,3 +405,18 @@ async def test_internal_errors_show_no_trace(client: TestClient, world: World,
                               "viewer")
     assert_error(status, data, 500, "internal error")
     assert "secret internals" not in data["error"]
+
+
+async def test_ca_certificate(client: TestClient, world: World, aiohttp_client: Any,
+                              tmp_path: Path) -> None:
+    status, data = await call(client, world, "GET", "/api/v1/ca", "viewer")
+    assert status == 200 and data["ca_cert"].startswith("-----BEGIN CERTIFICATE-----")
+    bare = Store(f"sqlite:///{tmp_path / 'bare.db'}")
+    migrate.upgrade(bare)
+    try:
+        _, raw = operators.create_token(bare, SETUP, "v", "viewer")
+        other = await aiohttp_client(create_app(world.settings, bare))
+        resp = await other.get("/api/v1/ca", headers={"Authorization": f"Bearer {raw}"})
+        assert_error(resp.status, await resp.json(), 404, "bootstrapctl ca init")
+    finally:
+        bare.dispose()

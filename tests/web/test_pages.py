@@ -158,6 +158,10 @@ async def test_admin_pages_networks_home_agents_operators_tokens(
     resp = await client.post("/networks/example.net", data={
         "zones": "", "ha_info": "address", "csrf_token": csrf})
     assert resp.status == 200
+    listing = await (await client.get("/networks")).text()
+    assert 'href="/ca.pem"' in listing
+    pem = await client.get("/ca.pem")
+    assert (await pem.text()).startswith("-----BEGIN CERTIFICATE-----")
     edit = await (await client.get("/networks/example.net")).text()
     assert "<td>address</td>" in edit
     resp = await client.post("/home-agents", data={
@@ -179,6 +183,19 @@ async def test_admin_pages_networks_home_agents_operators_tokens(
     resp = await client.post("/operators/dave", data={"role": "operator", "action": "disable",
                                                       "csrf_token": csrf})
     assert operators.get(world.store, "dave").disabled
+    await client.post("/operators/dave", data={"role": "viewer", "action": "enable",
+                                               "password": "ignored-password", "csrf_token": csrf})
+    dave = operators.get(world.store, "dave")
+    assert (dave.disabled, dave.role) == (False, "operator")
+    await client.post("/operators/dave", data={"role": "viewer", "action": "role",
+                                               "csrf_token": csrf})
+    await client.post("/operators/dave", data={"role": "viewer", "action": "password",
+                                               "password": "dave-password-2", "csrf_token": csrf})
+    assert operators.get(world.store, "dave").role == "viewer"
+    assert operators.authenticate(world.store, "dave", "dave-password-2") is not None
+    resp = await client.post("/operators/dave", data={"action": "password", "password": "short",
+                                                      "csrf_token": csrf})
+    assert resp.status == 422 and "at least 12 characters" in await resp.text()
     resp = await client.post("/tokens", data={"name": "script", "role": "viewer", "days": "",
                                               "csrf_token": csrf})
     assert resp.status == 201
