@@ -23,7 +23,7 @@ async def serve(ctx: ServiceContext) -> None:
     host, port = split_hostport(ctx.settings.web.listen, "[web] listen")
     password = await asyncio.to_thread(operators.ensure_first_admin, ctx.store, DAEMON)
     app = create_app(ctx.settings, ctx.store)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port, reuse_address=True)

@@ -236,3 +236,18 @@ async def test_healthz_is_503_when_the_store_is_unreachable(
         assert "cannot be read" in body["error"]
     finally:
         broken.dispose()
+
+
+async def test_metrics_include_the_faces_counters(client: TestClient, world: World) -> None:
+    """bootstrapd runs every face in one process: their default-registry counters show up."""
+    import importlib
+
+    dhcp = importlib.import_module("dhcp_hinfo.metrics")
+    importlib.import_module("dns_updater.publisher")
+    importlib.import_module("ikev2_glue.bridge")
+    dhcp.DROPPED.labels("6", "malformed").inc()
+    text = await (await client.get("/metrics", headers=world.bearer("viewer"))).text()
+    assert 'mip6bs_dhcp_dropped_total{family="6",reason="malformed"}' in text
+    assert "# TYPE mip6bs_dns_updates_total counter" in text
+    assert "# TYPE mip6bs_vici_events_total counter" in text
+    assert 'mip6bs_subscribers{state="active"}' in text
