@@ -174,6 +174,9 @@ class ViciConfig:
     """How a subscriber gets its HoA: one charon connection each, or FreeRADIUS."""
     per_subscriber_limit: int = 2000
     """Warn once above this many subscribers in per-subscriber mode (setup cost grows ~N^2)."""
+    fqdn_identities: bool = False
+    """Per-subscriber mode: also accept the subscriber's FQDN as IKE identity (RFC 5026
+    ID_FQDN) besides its RFC 822 identity; one more charon connection per subscriber."""
     command_timeout: float = 30.0
     """Seconds to wait for one VICI command before treating charon as gone."""
     heartbeat_interval: float = 10.0

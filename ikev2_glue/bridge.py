@@ -203,7 +203,7 @@ class Bridge:
         self._ha = ha
         side = plan.HaSide(
             fqdn=ha.fqdn, address=str(ha.address), cert_pem=creds.cert_pem, ca_pem=creds.ca_pem,
-            ike_id=creds.ike_id,
+            ike_id=creds.ike_id, fqdn_ids=self.cfg.fqdn_identities,
         )
         self._ha_side = side
         self.link.load_base(creds.ca_pem, creds.cert_pem, creds.key_pem)
@@ -217,6 +217,8 @@ class Bridge:
             sid = plan.sub_id_of_conn(name)
             if sid is not None:
                 self.state.loaded[sid] = "unknown"
+                if name.startswith(plan.FQDN_CONN_PREFIX) and not side.fqdn_ids:
+                    await asyncio.to_thread(self.link.unload_conn, name)
         if self.mode == "radius":
             for sid in list(self.state.loaded):
                 await asyncio.to_thread(self.link.remove, plan.Removal(sid))

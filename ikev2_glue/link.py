@@ -103,23 +103,26 @@ class CharonLink:
             self.s.unload_conn({"name": name})
 
     def load(self, lo: plan.Loadout) -> None:
-        """Pools first, then the secret, then the connection (REPORT.md §3)."""
+        """Pools first, then the secret, then the connection(s) (REPORT.md §3)."""
         for name, pool in lo.pools.items():
             self.s.load_pool({name: pool})
         if lo.shared is not None:
             self.s.load_shared(lo.shared)
-        self.s.load_conn(lo.conn)
+        for name, conn in lo.conn.items():
+            self.s.load_conn({name: conn})
 
     def remove(self, removal: plan.Removal, terminate: bool = True) -> list[str]:
         """Revocation order of REPORT.md §7; returns pools still leased (retry later).
 
         ``terminate=False`` (a draining HA) leaves live SAs to be redirected.
         """
-        self.unload_conn(removal.conn)
+        for name in removal.conns:
+            self.unload_conn(name)
         with contextlib.suppress(*ViciError):
             self.s.unload_shared({"id": plan.secret_id(removal.sub_id)})
         if terminate:
-            self.terminate({"ike": removal.conn})
+            for name in removal.conns:
+                self.terminate({"ike": name})
         return [p for p in plan.pool_names(removal.sub_id) if not self.unload_pool(p)]
 
     def unload_pool(self, name: str) -> bool:

@@ -26,6 +26,7 @@ ESP_PROPOSALS = ("aes128gcm16-x25519", "aes128-sha256", "default")
 CHILD = "mip6"
 RADIUS_CONN = "mip6-radius"
 CONN_PREFIX = "sub-"
+FQDN_CONN_PREFIX = "subf-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,9 @@ class HaSide:
     """IKE identity (IDr): the network's domain, shared by its HAs so a redirected MN
     accepts the new HA; the HA certificate names it besides the HA's FQDN."""
     dual_stack: bool = True
+    fqdn_ids: bool = False
+    """Also accept the subscriber's FQDN as IDi (RFC 5026 ID_FQDN): a second
+    connection per subscriber, which doubles the connections charon scans."""
     """Also tunnel IPv4 (local_ts 0.0.0.0/0) for subscribers with an IPv4 HoA."""
 
 
@@ -62,12 +66,17 @@ def conn_name(sub_id: int) -> str:
     return f"{CONN_PREFIX}{sub_id}"
 
 
+def fqdn_conn_name(sub_id: int) -> str:
+    return f"{FQDN_CONN_PREFIX}{sub_id}"
+
+
 def sub_id_of_conn(name: str) -> int | None:
     """The subscriber id a per-subscriber connection name stands for."""
-    if not name.startswith(CONN_PREFIX):
-        return None
-    rest = name[len(CONN_PREFIX) :]
-    return int(rest) if rest.isdigit() else None
+    for prefix in (CONN_PREFIX, FQDN_CONN_PREFIX):
+        if name.startswith(prefix):
+            rest = name[len(prefix) :]
+            return int(rest) if rest.isdigit() else None
+    return None
 
 
 def pool_names(sub_id: int) -> tuple[str, str]:
@@ -143,21 +152,27 @@ def subscriber_loadout(ha: HaSide, sub: SubscriberCreds) -> Loadout | None:
         remote = {"auth": "pubkey", "id": sub.identity}
     else:
         return None
-    conn = {
-        conn_name(sub.id): {
-            "version": "2",
-            "local_addrs": [ha.address],
-            "proposals": list(IKE_PROPOSALS),
-            "pools": list(pools),
-            "unique": "replace",
-            "send_certreq": "no",
-            "send_cert": "always",
-            "mobike": "yes",
-            "local-1": _local_auth(ha),
-            "remote-1": remote,
-            "children": _child(with_v4),
-        }
+    body = {
+        "version": "2",
+        "local_addrs": [ha.address],
+        "proposals": list(IKE_PROPOSALS),
+        "pools": list(pools),
+        "unique": "replace",
+        "send_certreq": "no",
+        "send_cert": "always",
+        "mobike": "yes",
+        "local-1": _local_auth(ha),
+        "remote-1": remote,
+        "children": _child(with_v4),
     }
+    conn = {conn_name(sub.id): body}
+    if ha.fqdn_ids:
+        # same pools, secret and auth; IDi = the FQDN. EAP still runs for the NAI.
+        # same pools and auth; IDi (and, without an EAP-Identity round, the EAP
+        # identity that MSCHAPv2 hashes) = the FQDN, so the secret is owned by both
+        conn[fqdn_conn_name(sub.id)] = {**body, "remote-1": {**remote, "id": sub.fqdn}}
+        if shared is not None:
+            shared["owners"] = [sub.identity, sub.fqdn]
     return Loadout(sub.id, sub.identity, pools, conn, shared)
 
 
@@ -188,6 +203,10 @@ class Removal:
     @property
     def conn(self) -> str:
         return conn_name(self.sub_id)
+
+    @property
+    def conns(self) -> tuple[str, str]:
+        return conn_name(self.sub_id), fqdn_conn_name(self.sub_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,9 +57,7 @@ def _setting_keys(fqdn: str) -> tuple[str, str]:
     return f"ha.{fqdn}.cert", f"ha.{fqdn}.key"
 
 
-def _issue_ha_cert(
-    store: Store, settings: Settings, fqdn: str, domain: str
-) -> tuple[str, bytes]:
+def _issue_ha_cert(store: Store, settings: Settings, fqdn: str, domain: str) -> tuple[str, bytes]:
     # the CA loader is the one the credentials module uses for client certificates
     with store.session() as s:
         ca_cert, ca_key = credentials._load_ca(s, settings)
@@ -78,9 +76,7 @@ def _issue_ha_cert(
             x509.SubjectAlternativeName([x509.DNSName(fqdn), x509.DNSName(domain)]),
             critical=False,
         )
-        .add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
-        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
             critical=False,
@@ -88,7 +84,8 @@ def _issue_ha_cert(
         .sign(ca_key, hashes.SHA256())
     )
     key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
     return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem
@@ -144,9 +141,7 @@ class SubscriberCredentials:
     key_pem: bytes | None = field(default=None, repr=False)
 
 
-def _creds(
-    settings: Settings, row: Subscriber, with_key: bool = False
-) -> SubscriberCredentials:
+def _creds(settings: Settings, row: Subscriber, with_key: bool = False) -> SubscriberCredentials:
     live = [a for a in row.addresses if a.released_at is None]
     v6 = [a.address for a in live if a.family == 6]
     v4 = [a.address for a in live if a.family == 4]
@@ -155,9 +150,16 @@ def _creds(
         secret = credentials.decrypt_secret(settings, row.secret_enc)
     key = credentials.decrypt(settings, row.key_enc) if with_key and row.key_enc else None
     return SubscriberCredentials(
-        id=row.id, identity=row.identity, fqdn=row.fqdn, auth=row.auth, state=row.state,
-        hoa6=v6[0] if v6 else None, hoa4=v4[0] if v4 else None,
-        eap_secret=secret, cert_pem=row.cert_pem, key_pem=key,
+        id=row.id,
+        identity=row.identity,
+        fqdn=row.fqdn,
+        auth=row.auth,
+        state=row.state,
+        hoa6=v6[0] if v6 else None,
+        hoa4=v4[0] if v4 else None,
+        eap_secret=secret,
+        cert_pem=row.cert_pem,
+        key_pem=key,
     )
 
 
@@ -185,10 +187,14 @@ class MnBundleInput:
     mode: str = "per-subscriber"
     ha_id: str = ""
     """The HAs' shared IKE identity (the network's domain); default: ``ha_fqdn``."""
+    fqdn_id: bool = False
+    """Use the subscriber's FQDN as IKE identity (RFC 5026 ID_FQDN) instead of its
+    RFC 822 identity; the EAP identity stays the RFC 822 one."""
 
 
 def mn_bundle_input(
-    store: Store, settings: Settings, identity: str, mode: str | None = None
+    store: Store, settings: Settings, identity: str, mode: str | None = None,
+    fqdn_id: bool = False,
 ) -> MnBundleInput:
     """Read what :func:`mn_bundle` needs for ``identity`` from the store."""
     mode = mode or settings.vici.assign
@@ -213,7 +219,9 @@ def mn_bundle_input(
         if ha is None:
             raise NotFound(f"subscriber {row.identity!r} has no home agent")
         creds = _creds(settings, row, with_key=True)
-        return MnBundleInput(creds, ha.fqdn, ha.address, ca_pem, mode, row.network.domain)
+        return MnBundleInput(
+            creds, ha.fqdn, ha.address, ca_pem, mode, row.network.domain, fqdn_id
+        )
 
 
 def _q(value: str) -> str:
@@ -223,6 +231,7 @@ def _q(value: str) -> str:
 def mn_swanctl_conf(inp: MnBundleInput) -> str:
     """The MN's swanctl.conf: one connection ``home`` to its HA, tunnelling everything."""
     sub = inp.sub
+    ike_id = sub.fqdn if inp.fqdn_id else sub.identity
     dual = sub.hoa4 is not None
     vips = "::, 0.0.0.0" if dual else "::"
     remote_ts = "::/0, 0.0.0.0/0" if dual else "::/0"
@@ -230,17 +239,22 @@ def mn_swanctl_conf(inp: MnBundleInput) -> str:
         method = "eap-tls" if inp.mode == "radius" else "pubkey"
         eap_id = f"\n      eap_id = {_q(sub.identity)}" if method == "eap-tls" else ""
         local = f"""auth = {method}
-      id = {_q(sub.identity)}{eap_id}
+      id = {_q(ike_id)}{eap_id}
       certs = mn.cert.pem"""
         secrets = """  private-home {
     file = mn.key.pem
   }"""
     else:
         local = f"""auth = eap-mschapv2
-      id = {_q(sub.identity)}
+      id = {_q(ike_id)}
       eap_id = {_q(sub.identity)}"""
+        owners = (
+            f"id-1 = {_q(sub.identity)}\n    id-2 = {_q(sub.fqdn)}"
+            if inp.fqdn_id
+            else f"id = {_q(sub.identity)}"
+        )
         secrets = f"""  eap-home {{
-    id = {_q(sub.identity)}
+    {owners}
     secret = {_q(sub.eap_secret or "")}
   }}"""
     return f"""# mip6-bootstrap: strongSwan MN configuration for {sub.identity}

@@ -9,6 +9,7 @@ refused and cut off.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 
 import ikev2_netlab as nl
@@ -108,3 +109,29 @@ async def test_suspended_and_revoked_subscribers_are_cut_off_and_refused(
 
         await wait_until(reconnect, 20, "resumed subscriber could not reconnect")
         assert await asyncio.to_thread(mn1.vips) == [str(sub.hoas[0])]
+
+
+async def test_fqdn_identities_are_accepted_too(
+    clean_lab: HaLab, ike_env: IkeEnv, tmp_path: Path
+) -> None:
+    """RFC 5026 ID_FQDN: with [vici] fqdn_identities the MN may use its FQDN as IDi."""
+    store = ike_env.store
+    settings = dataclasses.replace(
+        ike_env.settings, vici=dataclasses.replace(ike_env.settings.vici, fqdn_identities=True))
+    eap = subscribers.enroll(store, settings, ACTOR, "mn@example.com").subscriber
+    cert = subscribers.enroll(store, settings, ACTOR, "mn2@example.com", auth="cert").subscriber
+    mn1, mn2 = clean_lab.mns
+    for ident, out in (("mn@example.com", "b1"), ("mn2@example.com", "b2")):
+        files = bundle.mn_bundle(bundle.mn_bundle_input(store, settings, ident, fqdn_id=True))
+        assert f'id = "{ident.split("@")[0]}.example.com"' in files["swanctl.conf"][0].decode()
+        bundle.write_bundle(tmp_path / out, files)
+    async with running_bridge(settings, store):
+        ok, log = await connect(mn1, tmp_path / "b1")
+        assert ok, log
+        ok, log = await connect(mn2, tmp_path / "b2")
+        assert ok, log
+        assert await asyncio.to_thread(mn1.vips) == [str(eap.hoas[0])]
+        assert await asyncio.to_thread(mn2.vips) == [str(cert.hoas[0])]
+        b = await wait_until(lambda: open_bindings(ike_env, "mn2@example.com"), 10,
+                             "no binding for the FQDN-identified certificate subscriber")
+        assert b[0].hoa == str(cert.hoas[0])
