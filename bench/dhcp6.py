@@ -12,8 +12,8 @@ One run, same machine, same generator (bench/dhcp_loadgen.py), same request
 Both targets run at once (each in its own namespace pair) and the rate steps
 alternate between them, so outside load hits both alike.  A step passes when
 one of ``--tries`` attempts loses no reply; the last passing step is the
-target's figure, with the generator's p50/p99 latency there.  Prints a table and the ratio ours / Kea.  Machines are noisy: compare
-within one run only.
+target's figure, with the generator's p50/p99 latency there.  Prints a table
+and the ratio ours / Kea.  Machines are noisy: compare within one run only.
 
     .venv/bin/python bench/dhcp6.py [--duration 5] [--rates 2000,4000,...]
 """
