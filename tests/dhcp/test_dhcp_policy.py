@@ -420,3 +420,24 @@ def test_fast_path_echoes_each_client_and_checks_its_duid() -> None:
     # same shape, but a DUID-UUID of 8 octets (must be 16): the full decoder drops it
     bad = other.replace(duid.raw, b"\x00\x04" + duid.raw[2:])
     assert r.handle6(bad, "fe80::3", ON_ETH0, NOW, 1.2) is None
+
+
+def test_drops_are_counted_by_reason_in_prometheus() -> None:
+    from prometheus_client import REGISTRY
+
+    def value(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    r = Responder(POLICY, sample_snapshot())
+    before_trunc = value("mip6bs_dhcp_dropped_total", family="6", reason="truncated")
+    before_uni = value("mip6bs_dhcp_dropped_total", family="6", reason="unicast_destination")
+    before_replies = value("mip6bs_dhcp_replies_total", family="6")
+    assert r.handle6(b"\x0b\x00", "fe80::1", ON_ETH0, NOW, 1.0) is None
+    assert r.handle6(REQ, "2001:db8::1", Arrival("eth0", False), NOW, 1.0) is None
+    assert r.handle6(REQ, "fe80::1", ON_ETH0, NOW, 1.0) is not None
+    assert value("mip6bs_dhcp_dropped_total", family="6", reason="truncated") == before_trunc + 1
+    assert (
+        value("mip6bs_dhcp_dropped_total", family="6", reason="unicast_destination")
+        == before_uni + 1
+    )
+    assert value("mip6bs_dhcp_replies_total", family="6") == before_replies + 1
