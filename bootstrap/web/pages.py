@@ -32,7 +32,7 @@ from ..services.actor import Actor
 from ..store.engine import Store
 from . import api, bundles
 from .metrics import WEB_LOGINS
-from .routing import LIMITER, SETTINGS, STORE, RouteTable, principal, run
+from .routing import LIMITER, PRINCIPAL_KEY, SETTINGS, STORE, RouteTable, principal, run
 from .security import (
     LOGIN_COOKIE,
     clear_session_cookie,
@@ -128,6 +128,9 @@ async def login(request: web.Request) -> web.Response:
         return _login_page(request, "wrong name or password", status=401)
     limiter.succeeded(*keys)
     WEB_LOGINS.labels("ok").inc()
+    previous = request.get(PRINCIPAL_KEY)
+    if isinstance(previous, operators.Principal) and previous.session_hash:
+        await run(operators.end_session, store, previous.session_hash)  # no session fixation
     new = await run(operators.start_session, store, op, settings.web.session_lifetime)
     resp = web.HTTPSeeOther(_safe_next(f.get("next")))
     set_session_cookie(request, resp, new.cookie, settings.web.session_lifetime)

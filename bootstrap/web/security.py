@@ -26,6 +26,7 @@ import secrets
 from urllib.parse import quote
 
 from aiohttp import web
+from sqlalchemy.exc import DBAPIError
 
 from ..errors import BootstrapError
 from ..services import operators
@@ -85,6 +86,9 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return error_response(request, exc.status, exc.message)
     except BootstrapError as exc:
         return error_response(request, exc.http_status, str(exc))
+    except DBAPIError as exc:
+        log.error("store error on %s %s: %s", request.method, request.path, exc.orig)
+        return error_response(request, 503, "the store cannot be used right now; try again later")
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

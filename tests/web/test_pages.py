@@ -234,8 +234,18 @@ async def test_healthz_is_503_when_the_store_is_unreachable(
         body = await resp.json()
         assert resp.status == 503 and body["status"] == "unavailable"
         assert "cannot be read" in body["error"]
+        resp = await client.get("/api/v1/me", headers=world.bearer("viewer"))
+        assert resp.status == 503
+        assert await resp.json() == {
+            "error": "the store cannot be used right now; try again later"}
     finally:
         broken.dispose()
+
+
+async def test_login_again_ends_the_previous_session(client: TestClient, world: World) -> None:
+    await login(client, "oper")
+    await login(client, "oper")
+    assert operators.session_count(world.store, "oper") == 1
 
 
 async def test_metrics_include_the_faces_counters(client: TestClient, world: World) -> None:

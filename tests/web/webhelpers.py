@@ -64,7 +64,8 @@ def csrf_of(html: str) -> str:
 async def login(client: TestClient, name: str, password: str | None = None) -> str:
     """Log in through the form; returns the session's CSRF token."""
     page = await client.get("/login")
-    token = csrf_of(await page.text())
+    html = await page.text()
+    token = csrf_of(html[html.index('action="/login"'):])
     resp = await client.post(
         "/login",
         data={"name": name, "password": password or PASSWORDS[name], "csrf_token": token,
