@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from .. import domain
+from .. import domain, rules
 from ..store.engine import Store
-from ..store.models import Binding, DnsOutbox, HomeAgent, Subscriber
+from ..store.models import Binding, DnsOutbox, HomeAgent, Subscriber, utcnow
 from . import home_agents, views
 
 
@@ -48,6 +48,8 @@ class Summary:
     outbox: OutboxSummary
     live_bindings: int
     recent_bindings: list[RecentBinding]
+    offered: frozenset[str] = frozenset()
+    """FQDNs of the HAs that enrollment and DHCP may name now (active, heartbeat fresh)."""
 
 
 def subscribers_by_state(store: Store) -> dict[str, int]:
@@ -75,9 +77,7 @@ def outbox(store: Store) -> OutboxSummary:
         depth, oldest = s.execute(
             select(func.count(o.id), func.min(o.created_at)).where(o.done_at.is_(None))
         ).one()
-        failing = s.scalar(
-            select(func.count(o.id)).where(o.done_at.is_(None), o.attempts > 0)
-        )
+        failing = s.scalar(select(func.count(o.id)).where(o.done_at.is_(None), o.attempts > 0))
         last_error = s.scalar(
             select(o.last_error)
             .where(o.done_at.is_(None), o.last_error.is_not(None))
@@ -110,12 +110,23 @@ def recent_bindings(store: Store, limit: int = 10) -> list[RecentBinding]:
         ]
 
 
-def summary(store: Store) -> Summary:
+def offered(
+    agents: list[domain.HomeAgent], heartbeat_timeout: float, now: dt.datetime | None = None
+) -> frozenset[str]:
+    """The HAs :func:`bootstrap.rules.is_live` accepts, by FQDN."""
+    when = now or utcnow()
+    timeout = dt.timedelta(seconds=heartbeat_timeout)
+    return frozenset(h.fqdn for h in rules.live_agents(agents, when, timeout))
+
+
+def summary(store: Store, heartbeat_timeout: float = 90.0) -> Summary:
     """Everything the dashboard shows, in one call."""
+    agents = home_agents.list_all(store)
     return Summary(
         subscribers=subscribers_by_state(store),
-        home_agents=home_agents.list_all(store),
+        home_agents=agents,
         outbox=outbox(store),
         live_bindings=live_bindings(store),
         recent_bindings=recent_bindings(store),
+        offered=offered(agents, heartbeat_timeout),
     )

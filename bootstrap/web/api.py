@@ -69,7 +69,9 @@ async def me(request: web.Request) -> web.Response:
 @routes.add("GET", f"{API}/dashboard", "viewer", "Counts, home agents, DNS outbox, bindings",
             tag="dashboard")
 async def get_dashboard(request: web.Request) -> web.Response:
-    return ok(serialize.summary(await run(dashboard.summary, request.app[STORE])))
+    return ok(serialize.summary(await run(
+        dashboard.summary, request.app[STORE], request.app[SETTINGS].store.heartbeat_timeout
+    )))
 
 
 # ---------------------------------------------------------------- subscribers

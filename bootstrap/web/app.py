@@ -38,7 +38,9 @@ def create_app(settings: Settings, store: Store) -> web.Application:
     app[LIMITER] = LoginLimiter(settings.web.login_attempts, settings.web.login_window)
     app[SPECS] = {}
     app[JINJA] = make_environment()
-    app[metrics.STORE_REGISTRY] = metrics.store_registry(store)
+    app[metrics.STORE_REGISTRY] = metrics.store_registry(
+        store, settings.store.heartbeat_timeout
+    )
     for table in (pages.routes, api.routes, metrics.routes):
         table.register(app)
     app.on_response_prepare.append(security_headers)

@@ -23,7 +23,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from ..services import dashboard, versions
+from ..services import dashboard, home_agents, versions
 from ..store.engine import Store
 from .routing import STORE, RouteTable, run
 
@@ -43,8 +43,9 @@ WEB_LOGINS = Counter(
 class StoreCollector(Collector):
     """Gauges read from the store at scrape time."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, heartbeat_timeout: float) -> None:
         self.store = store
+        self.heartbeat_timeout = heartbeat_timeout
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         subs = GaugeMetricFamily(
@@ -57,6 +58,12 @@ class StoreCollector(Collector):
         for state, n in dashboard.home_agents_by_state(self.store).items():
             has.add_metric([state], n)
         yield has
+        agents = home_agents.list_all(self.store)
+        yield GaugeMetricFamily(
+            "mip6bs_home_agents_offered",
+            "Home agents that may be named to mobile nodes now (active, heartbeat fresh).",
+            value=len(dashboard.offered(agents, self.heartbeat_timeout)),
+        )
         box = dashboard.outbox(self.store)
         yield GaugeMetricFamily(
             "mip6bs_dns_outbox_depth", "DNS changes not yet applied.", value=box.depth
@@ -77,9 +84,9 @@ class StoreCollector(Collector):
         )
 
 
-def store_registry(store: Store) -> CollectorRegistry:
+def store_registry(store: Store, heartbeat_timeout: float) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(StoreCollector(store))
+    registry.register(StoreCollector(store, heartbeat_timeout))
     return registry
 
 

@@ -153,7 +153,9 @@ async def logout(request: web.Request) -> web.Response:
 
 @routes.add("GET", "/", "viewer", "Dashboard")
 async def dashboard_page(request: web.Request) -> web.Response:
-    s = await run(dashboard.summary, request.app[STORE])
+    s = await run(
+        dashboard.summary, request.app[STORE], request.app[SETTINGS].store.heartbeat_timeout
+    )
     return render(request, "dashboard.html", s=s)
 
 

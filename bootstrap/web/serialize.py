@@ -129,7 +129,9 @@ def token(t: operators.TokenView) -> dict[str, Any]:
 def summary(s: dashboard.Summary) -> dict[str, Any]:
     return {
         "subscribers": dict(s.subscribers),
-        "home_agents": [home_agent(h) for h in s.home_agents],
+        "home_agents": [
+            {**home_agent(h), "offered": h.fqdn in s.offered} for h in s.home_agents
+        ],
         "dns_outbox": {
             "depth": s.outbox.depth,
             "oldest": iso(s.outbox.oldest),

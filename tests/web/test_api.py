@@ -6,6 +6,7 @@ sentence, never a trace.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import tarfile
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from aiohttp.test_utils import TestClient
 from webhelpers import SETUP, World, clone_sqlite, pg_world
 
 from bootstrap import migrate
-from bootstrap.services import audit, operators, subscribers
+from bootstrap.services import audit, home_agents, operators, subscribers
 from bootstrap.store.engine import Store
 from bootstrap.web.app import create_app
 
@@ -92,6 +93,12 @@ async def test_dashboard_counts_states(client: TestClient, world: World) -> None
     assert data["subscribers"] == {"active": 1, "suspended": 0, "revoked": 0}
     assert [h["fqdn"] for h in data["home_agents"]] == ["ha1.example.com"]
     assert data["home_agents"][0]["assigned"] == 1
+    assert data["home_agents"][0]["offered"] is True  # active and never monitored
+    timeout = world.settings.store.heartbeat_timeout
+    stale = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=timeout + 5)
+    home_agents.heartbeat(world.store, "ha1.example.com", now=stale)
+    status, data = await call(client, world, "GET", "/api/v1/dashboard", "viewer")
+    assert data["home_agents"][0]["offered"] is False
     assert data["dns_outbox"]["depth"] >= 1  # the enrollment's AAAA/PTR wait for the publisher
     assert data["live_bindings"] == 0
 

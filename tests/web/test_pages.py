@@ -219,6 +219,7 @@ async def test_metrics_and_healthz(client: TestClient, world: World) -> None:
     assert 'mip6bs_home_agents{state="active"} 1.0' in text
     assert re.search(r"^mip6bs_dns_outbox_depth [1-9]", text, re.M)
     assert "mip6bs_bindings_live 0.0" in text
+    assert "mip6bs_home_agents_offered 1.0" in text
     assert "mip6bs_web_requests_total" in text
     health = await client.get("/healthz")
     assert health.status == 200 and (await health.json()) == {"status": "ok"}
