@@ -12,20 +12,23 @@ loopback, in one run:
 Every method's result is checked by a TSIG AXFR of both zones.  Prints seconds,
 records/s and the ratios.  Machines are noisy: compare within one run only.
 
-    .venv/bin/python bench/dns_publish.py [--count 10000] [--batch 500] [--db URL]
+    .venv/bin/python bench/dns_publish.py [--count 10000] [--batch 500] [--db URL | --pg]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import ipaddress
+import os
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import dns.query
@@ -95,7 +98,7 @@ def run_ours(named: Named, sets: list[RRset], batch: int, db: str | None, work: 
         t0 = time.perf_counter()
         res = await pub.flush()
         dt = time.perf_counter() - t0
-        await pub.client.close()
+        await pub.close()
         if res.failed or dnsoutbox.pending_count(store):
             raise SystemExit(f"our publisher left rows: {res.errors}")
         return dt
@@ -148,10 +151,39 @@ def main() -> None:
     ap.add_argument("--count", type=int, default=10000, help="enrollments (default 10000)")
     ap.add_argument("--batch", type=int, default=500, help="RRsets per UPDATE (default 500)")
     ap.add_argument("--db", help="store URL for our publisher (default: a temporary SQLite)")
+    ap.add_argument("--pg", action="store_true",
+                    help="use a temporary database on the local PostgreSQL (127.0.0.1:5432)")
     args = ap.parse_args()
+    if args.pg:
+        with temporary_pg() as url:
+            args.db = url
+            bench(args)
+    else:
+        bench(args)
+
+
+@contextlib.contextmanager
+def temporary_pg() -> Iterator[str]:
+    import psycopg
+
+    name = f"mip6bs_bench_{os.getpid()}"
+    with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres",
+                         autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres",
+                             autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
+def bench(args: argparse.Namespace) -> None:
     sets = rrsets(args.count)
     records = len(sets)
     results: dict[str, float] = {}
+    store_kind = "PostgreSQL" if args.db and args.db.startswith("postgresql") else "SQLite"
+    print(f"{args.count} enrollments = {records} RRsets (AAAA + PTR); our store: {store_kind}")
     with tempfile.TemporaryDirectory(prefix="dnsbench") as tmp:
         work = Path(tmp)
         for method in ("ours", "raw dnspython", "nsupdate"):

@@ -11,10 +11,14 @@ waiting to be retried, so changes reach DNS in order per name.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import socket
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from prometheus_client import Counter
 
@@ -28,6 +32,7 @@ from .errors import UpdateFailure
 from .transport import UpdateClient
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_SPLIT_DEPTH = 4
 """A refused batch is halved at most this often (<= 16 parts) to isolate a bad record."""
@@ -71,9 +76,21 @@ class Publisher:
         self.client = client
         self.owner = owner
         self.claim_limit = max(cfg.batch_size * max(cfg.max_in_flight, 1), 1)
+        # every store call runs on this one thread: claims and marks never contend
+        # for the SQLite writer lock, yet they overlap with the sending
+        self._db = ThreadPoolExecutor(1, thread_name_prefix="dns-outbox")
+
+    async def _in_db(self, fn: Callable[..., T], *args: object) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._db, functools.partial(fn, *args))
+
+    async def close(self) -> None:
+        """Close the server connections and the store thread."""
+        await self.client.close()
+        self._db.shutdown(wait=False)
 
     async def _claim(self) -> list[OutboxRow]:
-        return await asyncio.to_thread(
+        return await self._in_db(
             dnsoutbox.claim, self.store, self.owner, self.claim_limit, self.cfg.claim_seconds
         )
 
@@ -89,14 +106,17 @@ class Publisher:
         """
         total = DrainResult()
         pending = asyncio.create_task(self._claim())
+        settling: list[asyncio.Task[None]] = []
         try:
             while True:
                 rows = await pending
                 if not rows:
                     return total
                 pending = asyncio.create_task(self._claim())
-                total.add(await self._process(rows))
+                total.add(await self._process(rows, settling))
         finally:
+            for task in settling:
+                await asyncio.shield(task)
             if not pending.cancelled():
                 try:
                     left = await asyncio.shield(pending)
@@ -104,9 +124,17 @@ class Publisher:
                     left = []
                 if left:
                     ids = [r.id for r in left]
-                    await asyncio.shield(asyncio.to_thread(dnsoutbox.release, self.store, ids))
+                    await asyncio.shield(self._in_db(dnsoutbox.release, self.store, ids))
 
-    async def _process(self, rows: list[OutboxRow]) -> DrainResult:
+    async def _process(
+        self, rows: list[OutboxRow], settling: list[asyncio.Task[None]] | None = None
+    ) -> DrainResult:
+        """Send ``rows`` and record the outcome.
+
+        With ``settling`` the marking runs in the background while
+        the next slice is sent; the rows stay claimed until it is done, so the
+        order per RRset holds.  At most one marking is outstanding.
+        """
         result = DrainResult()
         result.claimed = len(rows)
         if not rows:
@@ -122,9 +150,14 @@ class Publisher:
         except BaseException:
             settled = {r.id for r in done} | {r.id for rs, _ in failed for r in rs}
             left = [r.id for r in rows if r.id not in settled]
-            await asyncio.shield(asyncio.to_thread(self._settle, done, failed, left))
+            await asyncio.shield(self._in_db(self._settle, done, failed, left))
             raise
-        await asyncio.to_thread(self._settle, done, failed, [])
+        if settling is None:
+            await self._in_db(self._settle, done, failed, [])
+        else:
+            while settling:
+                await settling.pop()
+            settling.append(asyncio.create_task(self._in_db(self._settle, done, failed, [])))
         result.done = len(done)
         result.done_ids = [r.id for r in done]
         result.failed = sum(len(rs) for rs, _ in failed)
@@ -182,5 +215,5 @@ class Publisher:
 
     async def flush(self) -> DrainResult:
         """Send every pending row now (backoff cancelled), each at most once more."""
-        await asyncio.to_thread(dnsoutbox.make_due, self.store)
+        await self._in_db(dnsoutbox.make_due, self.store)
         return await self.drain()

@@ -90,4 +90,4 @@ async def serve(ctx: ServiceContext) -> None:
             publisher.run(), liveness.run(settings.dns.liveness_interval)
         )
     finally:
-        await publisher.client.close()
+        await publisher.close()

@@ -85,7 +85,7 @@ async def _flush(pub: Any) -> Any:
     try:
         return await pub.flush()
     finally:
-        await pub.client.close()
+        await pub.close()
 
 
 @group.command("flush")
@@ -127,7 +127,7 @@ def reconcile(zone: str | None, dry_run: bool, as_json: bool) -> None:
         try:
             return await run(st.store(), st.settings, pub, zone=zone, dry_run=dry_run)
         finally:
-            await pub.client.close()
+            await pub.close()
 
     rep = asyncio.run(go())
     if as_json:

@@ -4,10 +4,10 @@ A row asks the DNS publisher to make RRset (name, rdtype) equal ``rdatas``
 (empty = delete).  Rows are written in the transaction of the change that
 causes them (:func:`enqueue`), and drained by one or more publishers:
 
-* **Order per RRset.**  A row is claimable only when no pending row of the
-  same (name, rdtype) is claimed (by anyone) or waiting for a retry, and a
-  claim takes rows in id order, so a newer value can never overtake an older
-  one, across processes too.
+* **Order per name.**  A row is claimable only when no pending row of the
+  same name is claimed (by anyone) or waiting for a retry, and a claim takes
+  rows in id order, so a newer value can never overtake an older one, across
+  processes too.
 * **No double send.**  A claim sets ``claimed_by``/``claimed_until`` in one
   transaction; on PostgreSQL claim transactions are serialised with a
   transaction-scoped advisory lock, so two publishers never both see a row
@@ -33,7 +33,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, or_, select, text, tuple_, update
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.orm import aliased, selectinload
 
 from .. import domain
@@ -101,7 +101,13 @@ def enqueue_now(store: Store, rrsets: Iterable[RRset], zones: Sequence[str], rea
 def claim(
     store: Store, owner: str, limit: int, lease: float, now: dt.datetime | None = None
 ) -> list[OutboxRow]:
-    """Claim up to ``limit`` due rows in id order for ``owner`` for ``lease`` seconds."""
+    """Claim up to ``limit`` due rows in id order for ``owner`` for ``lease`` seconds.
+
+    One ``UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING``; on SQLite the
+    transaction holds the single writer lock from its first statement, on
+    PostgreSQL the advisory lock keeps concurrent claimers from both seeing a
+    row (or an RRset) as free under READ COMMITTED.
+    """
     now = _now(now)
     o = DnsOutbox
     p = aliased(DnsOutbox)
@@ -116,33 +122,33 @@ def claim(
                 last_error="NOZONE: the name is under no zone listed for its network; not sent",
             )
         )
-        # RRsets with a row claimed by anyone or waiting for a retry: their newer rows
-        # wait.  NOT IN (subquery) is planned as a hashed subplan on PostgreSQL even
-        # before the table has statistics (NOT EXISTS became a quadratic nested loop).
-        blocked = select(p.name, p.rdtype).where(
+        # Names with a row claimed by anyone or waiting for a retry: their newer rows
+        # wait.  ``name NOT IN (subquery)`` is a hashed subplan on PostgreSQL even
+        # before the table has statistics (NOT EXISTS became a quadratic nested loop)
+        # and an ephemeral index on SQLite (a (name, rdtype) row value was quadratic).
+        blocked = select(p.name).where(
             p.done_at.is_(None), or_(p.claimed_until >= now, p.next_attempt_at > now)
         )
         free = or_(o.claimed_until.is_(None), o.claimed_until < now)
         due = or_(o.next_attempt_at.is_(None), o.next_attempt_at <= now)
-        q = (
-            select(o.id, o.zone, o.name, o.rdtype, o.rdatas, o.attempts)
+        ids = (
+            select(o.id)
             .where(o.done_at.is_(None), o.zone.is_not(None), free, due)
-            .where(tuple_(o.name, o.rdtype).not_in(blocked))
+            .where(o.name.not_in(blocked))
             .order_by(o.id)
             .limit(limit)
         )
+        stmt = (
+            update(o)
+            .where(o.id.in_(ids))
+            .values(claimed_by=owner[:128], claimed_until=now + dt.timedelta(seconds=lease))
+            .returning(o.id, o.zone, o.name, o.rdtype, o.rdatas, o.attempts)
+        )
         rows = [  # Core rows as tuples: this loop runs for every row we publish
             OutboxRow(rid, zone or "", name, rdtype, tuple(rdatas or ()), attempts)
-            for rid, zone, name, rdtype, rdatas, attempts in s.connection().execute(q)
+            for rid, zone, name, rdtype, rdatas, attempts in s.connection().execute(stmt)
         ]
-        if rows:
-            until = now + dt.timedelta(seconds=lease)
-            for chunk in _chunks([r.id for r in rows], 900):
-                s.execute(
-                    update(o)
-                    .where(o.id.in_(chunk), free)
-                    .values(claimed_by=owner[:128], claimed_until=until)
-                )
+        rows.sort(key=lambda r: r.id)  # RETURNING order is not defined
         return rows
 
 

@@ -49,4 +49,4 @@ async def flush(store: Store, settings: Settings) -> DrainResult:
     try:
         return await pub.flush()
     finally:
-        await pub.client.close()
+        await pub.close()

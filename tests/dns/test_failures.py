@@ -33,7 +33,7 @@ async def flush(store: Store, settings: Settings) -> dict[str, int]:
     try:
         return (await pub.flush()).errors
     finally:
-        await pub.client.close()
+        await pub.close()
 
 
 @pytest.mark.parametrize(
@@ -135,7 +135,7 @@ async def test_500_enrollments_while_named_is_down(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        await pub.client.close()
+        await pub.close()
     fwd: dict[str, list[str]] = {}
     rev: dict[str, list[str]] = {}
     for zone, into, rdtype in ((FORWARD, fwd, "AAAA"), (REVERSE6, rev, "PTR")):

@@ -20,7 +20,7 @@ def put(store: Store, *rrsets: RRset) -> None:
     dnsoutbox.enqueue_now(store, rrsets, [FORWARD], "test")
 
 
-def test_newer_row_waits_for_older_one_of_the_same_rrset(store: Store) -> None:
+def test_newer_row_waits_for_older_one_of_the_same_name(store: Store) -> None:
     put(store, RRset("a.example.com.", "AAAA", ("2001:db8::1",)))
     first = dnsoutbox.claim(store, "p1", 1, 60)
     assert [r.name for r in first] == ["a.example.com."]
@@ -64,8 +64,8 @@ async def test_two_publishers_never_send_a_row_twice(
     try:
         r1, r2 = await asyncio.gather(p1.flush(), p2.flush())
     finally:
-        await p1.client.close()
-        await p2.client.close()
+        await p1.close()
+        await p2.close()
     assert r1.failed == r2.failed == 0
     assert r1.done_ids and r2.done_ids, "both publishers took part"
     assert not set(r1.done_ids) & set(r2.done_ids)

@@ -29,7 +29,7 @@ async def flush(store: Store, settings: Settings) -> None:
     try:
         res = await pub.flush()
     finally:
-        await pub.client.close()
+        await pub.close()
     assert res.failed == 0, res.errors
     assert dnsoutbox.pending_count(store) == 0
 
