@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from webhelpers import World, build_world, clone_sqlite, pg_create, pg_drop
+from webhelpers import World, build_world, clone_sqlite, pg_create, pg_drop, pg_world
 
 from bootstrap.store.engine import Store
 from bootstrap.web.app import create_app
@@ -42,6 +42,20 @@ def pg_world_template(
 @pytest.fixture
 def world(sqlite_world_template: tuple[World, Path], tmp_path: Path) -> Iterator[World]:
     template, base = sqlite_world_template
+    w = clone_sqlite(template, base, tmp_path / "world")
+    try:
+        yield w
+    finally:
+        w.store.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def world_both(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
+    """The world on each store backend; a module opts in by overriding ``world`` with it."""
+    if request.param == "postgresql":
+        yield from pg_world(request.getfixturevalue("pg_world_template"), tmp_path)
+        return
+    template, base = request.getfixturevalue("sqlite_world_template")
     w = clone_sqlite(template, base, tmp_path / "world")
     try:
         yield w

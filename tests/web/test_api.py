@@ -9,13 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import io
 import tarfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from webhelpers import SETUP, World, clone_sqlite, pg_world
+from webhelpers import SETUP, World
 
 from bootstrap import migrate
 from bootstrap.services import audit, home_agents, operators, subscribers
@@ -23,18 +22,10 @@ from bootstrap.store.engine import Store
 from bootstrap.web.app import create_app
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
+@pytest.fixture
+def world(world_both: World) -> World:
     """The API tests run on both store backends."""
-    if request.param == "postgresql":
-        yield from pg_world(request.getfixturevalue("pg_world_template"), tmp_path)
-        return
-    template, base = request.getfixturevalue("sqlite_world_template")
-    w = clone_sqlite(template, base, tmp_path / "world")
-    try:
-        yield w
-    finally:
-        w.store.dispose()
+    return world_both
 
 
 async def call(

@@ -18,6 +18,12 @@ from bootstrap.services import audit, operators
 from bootstrap.store.models import ApiToken, Operator, WebSession, utcnow
 
 
+@pytest.fixture
+def world(world_both: World) -> World:
+    """Accounts, sessions and tokens are checked on both store backends."""
+    return world_both
+
+
 def test_passwords_are_argon2id_and_checked(world: World) -> None:
     op = operators.add(world.store, SETUP, "erin", "viewer", "erin-password-1")
     with world.store.session() as s:
