@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 import random
 import time
@@ -32,7 +31,7 @@ from typing import Any
 from prometheus_client import Counter, Gauge
 from sqlalchemy.exc import DBAPIError
 
-from bootstrap import domain, rules
+from bootstrap import domain
 from bootstrap.config import Settings
 from bootstrap.services import bindings, bundle, home_agents, radius, versions
 from bootstrap.store.engine import Store
@@ -49,6 +48,10 @@ SYNC_CHANGES = Counter("mip6bs_vici_sync_changes_total", "Subscribers (un)loaded
 BAD_EVENTS = Counter("mip6bs_vici_bad_events_total", "VICI events that could not be handled")
 LOADED = Gauge("mip6bs_vici_loaded_subscribers", "Subscribers loaded into charon")
 
+REDIRECT_GRACE = 3.0
+"""Seconds a reassignment must be old before an MN is redirected (the new HA's bridge
+polls the store about every second and must have loaded the subscriber)."""
+
 @dataclass
 class BridgeState:
     """What the bridge believes charon holds (rebuilt at every connect)."""
@@ -59,6 +62,7 @@ class BridgeState:
     radius_loaded: bool = False
     warned_limit: bool = False
     redirected: dict[str, float] = field(default_factory=dict)
+    drain_seen: dict[str, float] = field(default_factory=dict)
 
 
 class CharonGone(Exception):
@@ -329,47 +333,47 @@ class Bridge:
                 self.link.terminate({"ike-id": sa.uniqueid})
 
     # ------------------------------------------------------------ drain
-    def _redirect_target(self) -> str | None:
-        if self._ha is None:
-            return None
-        now = utcnow()
-        timeout = dt.timedelta(seconds=self.settings.store.heartbeat_timeout)
-        others = [
-            h for h in home_agents.list_all(self.store, self._ha.network)
-            if h.fqdn != self.fqdn
-        ]
-        best = rules.best(others, now, timeout, random.Random())
-        return str(best.address) if best is not None else None
-
     def drain_step(self) -> None:
-        """Draining HA: redirect live MNs (RFC 5685), terminate those still here later.
+        """Draining HA: redirect live MNs (RFC 5685) to the HA the store now assigns them.
 
-        charon answers ``redirect`` with success even when the MN did not
-        announce support (REPORT.md §10), so the proof is the SA going away;
-        an SA still here ``[vici] redirect_wait`` seconds after its redirect
-        is terminated, and the MN re-bootstraps (forced HA switch).
+        A redirect is sent only once the subscriber has been reassigned to
+        another HA for ``REDIRECT_GRACE`` seconds, so that HA's bridge has
+        loaded it.  charon answers ``redirect`` with success even when the MN
+        did not announce support (REPORT.md §10), so the proof is the SA going
+        away: an SA still here ``[vici] redirect_wait`` seconds after its
+        redirect (or after draining began, if no HA takes it) is terminated and
+        the MN re-bootstraps (the forced HA switch).
         """
         sas = [sa for sa in self.link.list_sas() if sa.established]
         live = {sa.uniqueid for sa in sas}
-        for uid in list(self.state.redirected):
+        for uid in list(self.state.drain_seen):
             if uid not in live:
-                del self.state.redirected[uid]
+                self.state.drain_seen.pop(uid, None)
+                self.state.redirected.pop(uid, None)
         if not sas:
             return
-        target = self._redirect_target()
+        where = bindings.assignments(self.store, (sa.identity for sa in sas))
         now = time.monotonic()
+        wall = utcnow()
         for sa in sas:
-            since = self.state.redirected.get(sa.uniqueid)
-            if since is None and target is not None:
-                log.info("vici: redirecting %s (IKE_SA %s) from draining %s to %s",
-                         sa.identity, sa.uniqueid, self.fqdn, target)
-                self.link.redirect(sa.uniqueid, target)
+            seen = self.state.drain_seen.setdefault(sa.uniqueid, now)
+            sent = self.state.redirected.get(sa.uniqueid)
+            a = where.get(sa.identity.strip().lstrip("@"))
+            movable = (
+                a is not None and a.home_agent != self.fqdn
+                and (wall - a.since).total_seconds() >= REDIRECT_GRACE
+            )
+            if sent is None and movable and a is not None:
+                log.info("vici: redirecting %s (IKE_SA %s) from draining %s to %s (%s)",
+                         sa.identity, sa.uniqueid, self.fqdn, a.home_agent, a.address)
+                self.link.redirect(sa.uniqueid, a.address)
                 self.state.redirected[sa.uniqueid] = now
-            elif since is None or now - since >= self.cfg.redirect_wait:
+            elif now - (sent if sent is not None else seen) >= self.cfg.redirect_wait + (
+                0 if sent is not None else REDIRECT_GRACE
+            ):
                 log.info("vici: terminating IKE_SA %s of %s on draining %s (not redirected)",
                          sa.uniqueid, sa.identity, self.fqdn)
                 self.link.terminate({"ike-id": sa.uniqueid})
-                self.state.redirected.pop(sa.uniqueid, None)
 
     # ------------------------------------------------------------ charon -> store
     def _reconcile(self) -> None:

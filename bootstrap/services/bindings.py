@@ -294,3 +294,34 @@ def still_allowed(store: Store, ha_fqdn: str, identities: Iterable[str]) -> set[
         for ident, fqdn in s.execute(q):
             found.update({ident, fqdn})
     return wanted & found
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """Where the store says a subscriber belongs now (for redirects off a draining HA)."""
+
+    identity: str
+    home_agent: str
+    address: str
+    since: dt.datetime
+
+
+def assignments(store: Store, identities: Iterable[str]) -> dict[str, Assignment]:
+    """The current HA of each given identity (RFC 822 or FQDN form) that has one."""
+    wanted = {i.strip().lstrip("@") for i in identities}
+    if not wanted:
+        return {}
+    out: dict[str, Assignment] = {}
+    with store.session() as s:
+        q = (
+            select(Subscriber.identity, Subscriber.fqdn, Subscriber.updated_at,
+                   HomeAgent.fqdn, HomeAgent.address)
+            .join(HomeAgent, HomeAgent.id == Subscriber.home_agent_id)
+            .where(or_(Subscriber.identity.in_(wanted), Subscriber.fqdn.in_(wanted)))
+        )
+        for ident, fqdn, updated, ha_fqdn, address in s.execute(q):
+            a = Assignment(ident, ha_fqdn, address, views.aware(updated) or updated)
+            for key in (ident, fqdn):
+                if key in wanted:
+                    out[key] = a
+    return out

@@ -131,7 +131,7 @@ class Topology:
 
 def strongswan_conf(
     d: Path, role: str, includes: tuple[Path, ...] = (), threads: int = 16,
-    loglevel: int = 1, extra_plugins: str = "",
+    loglevel: int = 1, extra_plugins: str = "", extra_charon: str = "",
 ) -> str:
     """A complete strongswan.conf for one instance living in directory ``d``."""
     mn = role == "mn"
@@ -157,6 +157,7 @@ charon {{
   install_virtual_ip = yes
   cookie_threshold = 100000
   init_limit_half_open = 0{mn_charon}
+  {extra_charon}
   filelog {{
     main {{
       path = {d}/charon.log

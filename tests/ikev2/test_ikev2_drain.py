@@ -1,8 +1,9 @@
 """HA maintenance: drain ha1, reassign its subscribers in the store, IKEv2-redirect live MNs.
 
-Two HA hosts (own namespace, charon and bridge each) share one store. The
+Two HA hosts (own namespace, charon and bridge each) share one PostgreSQL store. The
 MN connected to ha1 ends up on ha2 with the same HoA, the binding moves
-with it, and ha1 accepts no new subscriber.
+with it, and ha1 accepts no new subscriber; an MN that does not support
+redirects is terminated and comes back through ha2 after re-bootstrapping.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from ikev2_env import (
     ACTOR,
     HaLab,
     IkeEnv,
+    ike_settings,
+    populate,
     reset_ha,
     running_bridge,
-    sqlite_env,
     start_lab,
     stop_lab,
     wait_until,
@@ -29,6 +31,7 @@ from ikev2_env import (
 
 from bootstrap.config import Settings
 from bootstrap.services import bindings, bundle, home_agents, reassign, subscribers
+from bootstrap.store.engine import Store
 
 HA2_LINK, HA2_ADDR = "2001:db8:0:1::2", "2001:db8:1::2"
 
@@ -42,9 +45,13 @@ class TwoHas:
 @pytest.fixture(scope="module")
 def two_has(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoHas]:
     root = tmp_path_factory.mktemp("drain")
-    lab = start_lab(root, n_mn=1)
+    lab = start_lab(root, n_mn=2)
     ha2: nl.Charon | None = None
     try:
+        # the second MN does not announce redirect support (no N(REDIR_SUP))
+        lab.mn_charons[1].stop()
+        lab.mn_charons[1].conf["extra_charon"] = "follow_redirects = no"
+        lab.mn_charons[1].start()
         ns = lab.topo.add_ha(HA2_LINK, [HA2_ADDR])
         for mn in lab.topo.mns:
             nl.run("ip", "-n", mn, "-6", "route", "add", f"{HA2_ADDR}/128", "via", HA2_LINK)
@@ -58,11 +65,15 @@ def two_has(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoHas]:
 
 
 @pytest.fixture
-def env(tmp_path: Path, two_has: TwoHas) -> Iterator[IkeEnv]:
+def env(tmp_path: Path, two_has: TwoHas, pg_store: Store) -> Iterator[IkeEnv]:
+    """Both HA hosts' bridges share one PostgreSQL store (the lead's ``pg_store``)."""
     for c in [two_has.lab.ha, two_has.ha2, *two_has.lab.mn_charons]:
         reset_ha(c)
+    settings = ike_settings(tmp_path, pg_store.url, two_has.lab.ha.socket_path,
+                            redirect_wait=5.0)
+    populate(pg_store, settings)
     try:
-        yield from sqlite_env(tmp_path, two_has.lab.ha.socket_path, redirect_wait=3.0)
+        yield IkeEnv(pg_store, settings, tmp_path)
     finally:
         for c in [two_has.lab.ha, two_has.ha2, *two_has.lab.mn_charons]:
             with contextlib.suppress(Exception):
@@ -115,3 +126,33 @@ async def test_drain_redirects_live_mn_to_the_other_ha_with_the_same_hoa(
         finally:
             s.transport.close()
         assert subscribers.get(store, "mn@example.com").home_agent == "ha2.example.com"
+
+
+async def test_drain_terminates_an_mn_without_redirect_support(
+    two_has: TwoHas, env: IkeEnv, tmp_path: Path
+) -> None:
+    store, settings = env.store, env.settings
+    sub = subscribers.enroll(store, settings, ACTOR, "old@example.com").subscriber
+    home_agents.add(store, ACTOR, "ha2.example.com", "example.com", HA2_ADDR, settings=settings)
+    bundle.write_bundle(tmp_path / "b", bundle.mn_bundle(
+        bundle.mn_bundle_input(store, settings, "old@example.com")))
+    mn = two_has.lab.mns[1]
+    async with running_bridge(settings, store), running_bridge(for_ha2(settings, two_has), store):
+        await asyncio.to_thread(mn.load_bundle, tmp_path / "b")
+        assert (await asyncio.to_thread(mn.initiate))[0]
+        home_agents.drain(store, ACTOR, "ha1.example.com", settings)
+        reassign.reassign_from(store, settings, ACTOR, "ha1.example.com")
+        # redirect is ignored by this MN; ha1 terminates it after [vici] redirect_wait
+        await wait_until(lambda: not mn.vips(), 20, "ha1 did not terminate the stuck MN")
+        await wait_until(lambda: not bindings.list_open(store, "ha1.example.com"), 10,
+                         "binding on ha1 stayed open")
+        # the MN re-bootstraps: its new bundle names ha2, same HoA
+        bundle.write_bundle(tmp_path / "b2", bundle.mn_bundle(
+            bundle.mn_bundle_input(store, settings, "old@example.com")))
+        await asyncio.to_thread(mn.load_bundle, tmp_path / "b2")
+        ok, log = await asyncio.to_thread(mn.initiate)
+        assert ok, log
+        assert await asyncio.to_thread(mn.vips) == [str(sub.hoas[0])]
+        b2 = await wait_until(lambda: bindings.list_open(store, "ha2.example.com"), 10,
+                              "no binding on ha2")
+        assert b2[0].care_of == nl.care_of(2)

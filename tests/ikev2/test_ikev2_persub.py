@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import signal
+import subprocess
 from pathlib import Path
 
 import ikev2_netlab as nl
@@ -135,3 +137,42 @@ async def test_fqdn_identities_are_accepted_too(
         b = await wait_until(lambda: open_bindings(ike_env, "mn2@example.com"), 10,
                              "no binding for the FQDN-identified certificate subscriber")
         assert b[0].hoa == str(cert.hoas[0])
+
+
+async def test_bootstrapd_only_vici_serves_the_bridge(
+    clean_lab: HaLab, ike_env: IkeEnv, tmp_path: Path
+) -> None:
+    """The bridge as the operator runs it: ``bootstrapd --only vici`` with a config file."""
+    store, settings = ike_env.store, ike_env.settings
+    sub = subscribers.enroll(store, settings, ACTOR, "mn@example.com").subscriber
+    config = tmp_path / "bootstrap.toml"
+    config.write_text(
+        f'[database]\nurl = "{store.url}"\n'
+        f'[store]\nsnapshot_poll_interval = 0.2\n'
+        f'[vici]\nenabled = true\nsocket = "{clean_lab.ha.socket_path}"\n'
+        f'home_agent = "{HA_FQDN}"\nheartbeat_interval = 1.0\n'
+    )
+    exe = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "bootstrapd"
+    proc = subprocess.Popen([str(exe), "--config", str(config), "--only", "vici"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line = await asyncio.wait_for(asyncio.to_thread(read_until, proc, "vici: bridge"), 20)
+        assert f"vici: bridge for {HA_FQDN} (per-subscriber)" in line
+        ok, log = await connect(clean_lab.mns[0], export(ike_env, "mn@example.com",
+                                                          tmp_path / "b"))
+        assert ok, log
+        b = await wait_until(lambda: open_bindings(ike_env, "mn@example.com"), 10,
+                             "bootstrapd recorded no binding")
+        assert b[0].hoa == str(sub.hoas[0])
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        rest = await asyncio.to_thread(proc.communicate, timeout=15)
+    assert proc.returncode == 0, rest[0]
+
+
+def read_until(proc: subprocess.Popen[str], needle: str) -> str:
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if needle in line:
+            return line
+    raise AssertionError(f"bootstrapd ended without printing {needle!r}")
