@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import gc
 import ipaddress
+import socket
 import time
+from collections.abc import Callable
 
 from bootstrap.config import Settings, split_hostport
 from bootstrap.daemon import ServiceContext
 from bootstrap.domain import Snapshot
-from bootstrap.errors import ConfigError
+from bootstrap.errors import BootstrapError, ConfigError
 from bootstrap.services import dhcp_identity
 from bootstrap.services.snapshot import SnapshotFollower
 
@@ -78,6 +81,21 @@ def build_responder(settings: Settings, snapshot: Snapshot) -> Responder:
     )
 
 
+def _check_interfaces(names: list[str], key: str) -> None:
+    for name in names:
+        try:
+            socket.if_nametoindex(name)
+        except OSError:
+            raise ConfigError(f"{key}: this host has no interface named {name!r}") from None
+
+
+def _open(opener: Callable[[], socket.socket], where: str) -> socket.socket:
+    try:
+        return opener()
+    except OSError as exc:
+        raise BootstrapError(f"dhcp: cannot listen on {where}: {exc.strerror or exc}") from None
+
+
 async def serve(ctx: ServiceContext) -> None:
     """Answer DHCP home-information requests until cancelled."""
     settings = ctx.settings
@@ -106,13 +124,17 @@ async def serve(ctx: ServiceContext) -> None:
     try:
         if d6.enabled:
             host, port = split_hostport(d6.listen, "[dhcp6] listen")
-            endpoints.append(Endpoint(open6(host, port, list(d6.interfaces)), on6))
+            _check_interfaces(d6.interfaces, "[dhcp6] interfaces")
+            sock6 = _open(lambda: open6(host, port, list(d6.interfaces)), f"[{host}]:{port}")
+            endpoints.append(Endpoint(sock6, on6))
             joined = f", ff02::1:2 on {', '.join(d6.interfaces)}" if d6.interfaces else ""
             where.append(f"DHCPv6 on [{host}]:{port}{joined}")
         if d4.enabled:
             host4, port4 = split_hostport(d4.listen, "[dhcp4] listen")
+            _check_interfaces(d4.interfaces, "[dhcp4] interfaces")
             for iface in list[str | None](d4.interfaces) or [None]:
-                endpoints.append(Endpoint(open4(host4, port4, iface), on4))
+                sock4 = _open(functools.partial(open4, host4, port4, iface), f"{host4}:{port4}")
+                endpoints.append(Endpoint(sock4, on4))
             where.append(f"DHCPv4 INFORM on {host4}:{port4}")
         for ep in endpoints:
             ep.start()

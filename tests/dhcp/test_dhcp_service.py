@@ -145,3 +145,23 @@ async def test_bad_config_stops_the_service_with_one_sentence(
     bad = dataclasses.replace(settings, dhcp6=dataclasses.replace(settings.dhcp6, links=["x"]))
     with pytest.raises(ConfigError, match=r"\[dhcp6\] links entry 'x'"):
         await service.serve(ServiceContext(settings=bad, store=store))
+
+
+async def test_unknown_interface_and_busy_port_are_one_sentence(
+    store: Store, settings: Settings
+) -> None:
+    from bootstrap.errors import BootstrapError, ConfigError
+
+    nowhere = dataclasses.replace(
+        settings,
+        dhcp6=dataclasses.replace(settings.dhcp6, listen="[::1]:15474", interfaces=["mipd-none"]),
+    )
+    with pytest.raises(ConfigError, match=r"\[dhcp6\] interfaces: .* no interface named"):
+        await service.serve(ServiceContext(settings=nowhere, store=store))
+    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as taken:
+        taken.bind(("::1", 15475))
+        busy = dataclasses.replace(
+            settings, dhcp6=dataclasses.replace(settings.dhcp6, listen="[::1]:15475")
+        )
+        with pytest.raises(BootstrapError, match=r"cannot listen on \[::1\]:15475"):
+            await service.serve(ServiceContext(settings=busy, store=store))
