@@ -60,18 +60,30 @@ PAGE_QUERY = {
 # ---------------------------------------------------------------- who am I, dashboard
 
 
-@routes.add("GET", f"{API}/me", "viewer", "The caller's name, role and kind", tag="operators")
+@routes.add(
+    "GET",
+    f"{API}/me",
+    "viewer",
+    "The caller's name, role and kind",
+    tag="operators",
+    returns=schemas.ME_OUT,
+)
 async def me(request: web.Request) -> web.Response:
     who = principal(request)
     return ok({"name": who.name, "role": who.role, "kind": who.kind})
 
 
-@routes.add("GET", f"{API}/dashboard", "viewer", "Counts, home agents, DNS outbox, bindings",
-            tag="dashboard")
+@routes.add(
+    "GET",
+    f"{API}/dashboard",
+    "viewer",
+    "Counts, home agents, DNS outbox, bindings",
+    tag="dashboard",
+    returns=schemas.DASHBOARD_OUT,
+)
 async def get_dashboard(request: web.Request) -> web.Response:
-    return ok(serialize.summary(await run(
-        dashboard.summary, request.app[STORE], request.app[SETTINGS].store.heartbeat_timeout
-    )))
+    timeout = request.app[SETTINGS].store.heartbeat_timeout
+    return ok(serialize.summary(await run(dashboard.summary, request.app[STORE], timeout)))
 
 
 # ---------------------------------------------------------------- subscribers
@@ -83,6 +95,7 @@ async def get_dashboard(request: web.Request) -> web.Response:
     "viewer",
     "List subscribers (search, filter, paginate)",
     tag="subscribers",
+    returns=schemas.SUBSCRIBER_PAGE_OUT,
     query={
         "search": ("string", "Substring of identity or FQDN"),
         "state": ("string", "active, suspended or revoked"),
@@ -119,6 +132,7 @@ async def list_subscribers(request: web.Request) -> web.Response:
     "operator",
     "Enroll a subscriber; the credential is in this response only",
     tag="subscribers",
+    returns=schemas.ENROLLMENT_OUT,
     body=schemas.ENROLL,
     status=201,
 )
@@ -152,6 +166,7 @@ async def subscriber_detail(request: web.Request, identity: str) -> dict[str, An
     "viewer",
     "One subscriber with HA, home addresses and bindings",
     tag="subscribers",
+    returns=schemas.SUBSCRIBER_DETAIL_OUT,
 )
 async def get_subscriber(request: web.Request) -> web.Response:
     return ok(await subscriber_detail(request, request.match_info["identity"]))
@@ -169,8 +184,14 @@ def _state_route(verb: str, fn: Any, text: str) -> None:
         return ok(serialize.subscriber(sub))
 
     handler.__name__ = f"{verb}_subscriber"
-    routes.add("POST", f"{API}/subscribers/{{identity}}/{verb}", "operator", text,
-               tag="subscribers")(handler)
+    routes.add(
+        "POST",
+        f"{API}/subscribers/{{identity}}/{verb}",
+        "operator",
+        text,
+        tag="subscribers",
+        returns=schemas.SUBSCRIBER_OUT,
+    )(handler)
 
 
 _state_route("suspend", subscribers.suspend, "Suspend a subscriber (keeps HoA and HA)")
@@ -203,13 +224,28 @@ async def download_bundle(request: web.Request) -> web.Response:
 # ---------------------------------------------------------------- networks
 
 
-@routes.add("GET", f"{API}/networks", "viewer", "List home networks", tag="networks")
+@routes.add(
+    "GET",
+    f"{API}/networks",
+    "viewer",
+    "List home networks",
+    tag="networks",
+    returns=schemas.array_of(schemas.NETWORK_OUT),
+)
 async def list_networks(request: web.Request) -> web.Response:
     return ok([serialize.network(n) for n in await run(networks.list_all, request.app[STORE])])
 
 
-@routes.add("POST", f"{API}/networks", "admin", "Add a home network", tag="networks",
-            body=schemas.NETWORK_ADD, status=201)
+@routes.add(
+    "POST",
+    f"{API}/networks",
+    "admin",
+    "Add a home network",
+    tag="networks",
+    returns=schemas.NETWORK_OUT,
+    body=schemas.NETWORK_ADD,
+    status=201,
+)
 async def add_network(request: web.Request) -> web.Response:
     b = await body(request, schemas.NETWORK_ADD)
     n = await run(
@@ -225,15 +261,28 @@ async def add_network(request: web.Request) -> web.Response:
     return ok(serialize.network(n), 201)
 
 
-@routes.add("GET", f"{API}/networks/{{domain}}", "viewer", "One home network", tag="networks")
+@routes.add(
+    "GET",
+    f"{API}/networks/{{domain}}",
+    "viewer",
+    "One home network",
+    tag="networks",
+    returns=schemas.NETWORK_OUT,
+)
 async def get_network(request: web.Request) -> web.Response:
     n = await run(networks.get, request.app[STORE], request.match_info["domain"])
     return ok(serialize.network(n))
 
 
-@routes.add("PATCH", f"{API}/networks/{{domain}}", "admin",
-            "Change a network's zones or HA-information policy", tag="networks",
-            body=schemas.NETWORK_EDIT)
+@routes.add(
+    "PATCH",
+    f"{API}/networks/{{domain}}",
+    "admin",
+    "Change a network's zones or HA-information policy",
+    tag="networks",
+    returns=schemas.NETWORK_OUT,
+    body=schemas.NETWORK_EDIT,
+)
 async def edit_network(request: web.Request) -> web.Response:
     b = await body(request, schemas.NETWORK_EDIT)
     if not b:
@@ -252,15 +301,30 @@ async def edit_network(request: web.Request) -> web.Response:
 # ---------------------------------------------------------------- home agents
 
 
-@routes.add("GET", f"{API}/home-agents", "viewer", "List home agents with state and load",
-            tag="home-agents", query={"network": ("string", "Home network domain")})
+@routes.add(
+    "GET",
+    f"{API}/home-agents",
+    "viewer",
+    "List home agents with state and load",
+    tag="home-agents",
+    returns=schemas.array_of(schemas.HOME_AGENT_OUT),
+    query={"network": ("string", "Home network domain")},
+)
 async def list_home_agents(request: web.Request) -> web.Response:
     items = await run(home_agents.list_all, request.app[STORE], request.query.get("network"))
     return ok([serialize.home_agent(h) for h in items])
 
 
-@routes.add("POST", f"{API}/home-agents", "admin", "Add a home agent", tag="home-agents",
-            body=schemas.HA_ADD, status=201)
+@routes.add(
+    "POST",
+    f"{API}/home-agents",
+    "admin",
+    "Add a home agent",
+    tag="home-agents",
+    returns=schemas.HOME_AGENT_OUT,
+    body=schemas.HA_ADD,
+    status=201,
+)
 async def add_home_agent(request: web.Request) -> web.Response:
     b = await body(request, schemas.HA_ADD)
     h = await run(
@@ -280,7 +344,14 @@ async def add_home_agent(request: web.Request) -> web.Response:
     return ok(serialize.home_agent(h), 201)
 
 
-@routes.add("GET", f"{API}/home-agents/{{fqdn}}", "viewer", "One home agent", tag="home-agents")
+@routes.add(
+    "GET",
+    f"{API}/home-agents/{{fqdn}}",
+    "viewer",
+    "One home agent",
+    tag="home-agents",
+    returns=schemas.HOME_AGENT_OUT,
+)
 async def get_home_agent(request: web.Request) -> web.Response:
     h = await run(home_agents.get, request.app[STORE], request.match_info["fqdn"])
     return ok(serialize.home_agent(h))
@@ -298,8 +369,14 @@ def _ha_route(verb: str, fn: Any, text: str) -> None:
         return ok(serialize.home_agent(h))
 
     handler.__name__ = f"{verb}_home_agent"
-    routes.add("POST", f"{API}/home-agents/{{fqdn}}/{verb}", "admin", text,
-               tag="home-agents")(handler)
+    routes.add(
+        "POST",
+        f"{API}/home-agents/{{fqdn}}/{verb}",
+        "admin",
+        text,
+        tag="home-agents",
+        returns=schemas.HOME_AGENT_OUT,
+    )(handler)
 
 
 _ha_route("drain", home_agents.drain, "Stop offering a home agent to new subscribers")
@@ -309,26 +386,51 @@ _ha_route("activate", home_agents.activate, "Offer a home agent again")
 # ---------------------------------------------------------------- operators and tokens
 
 
-@routes.add("GET", f"{API}/operators", "admin", "List operator accounts", tag="operators")
+@routes.add(
+    "GET",
+    f"{API}/operators",
+    "admin",
+    "List operator accounts",
+    tag="operators",
+    returns=schemas.array_of(schemas.OPERATOR_OUT),
+)
 async def list_operators(request: web.Request) -> web.Response:
     items = await run(operators.list_all, request.app[STORE])
     return ok([serialize.operator(o) for o in items])
 
 
-@routes.add("POST", f"{API}/operators", "admin", "Create an operator account", tag="operators",
-            body=schemas.OPERATOR_ADD, status=201)
+@routes.add(
+    "POST",
+    f"{API}/operators",
+    "admin",
+    "Create an operator account",
+    tag="operators",
+    returns=schemas.OPERATOR_OUT,
+    body=schemas.OPERATOR_ADD,
+    status=201,
+)
 async def add_operator(request: web.Request) -> web.Response:
     b = await body(request, schemas.OPERATOR_ADD)
     o = await run(
-        operators.add, request.app[STORE], principal(request).actor, b["name"], b["role"],
+        operators.add,
+        request.app[STORE],
+        principal(request).actor,
+        b["name"],
+        b["role"],
         b["password"],
     )
     return ok(serialize.operator(o), 201)
 
 
-@routes.add("PATCH", f"{API}/operators/{{name}}", "admin",
-            "Change an operator's role, lock or password (ends its sessions)", tag="operators",
-            body=schemas.OPERATOR_EDIT)
+@routes.add(
+    "PATCH",
+    f"{API}/operators/{{name}}",
+    "admin",
+    "Change an operator's role, lock or password (ends its sessions)",
+    tag="operators",
+    returns=schemas.OPERATOR_OUT,
+    body=schemas.OPERATOR_EDIT,
+)
 async def edit_operator(request: web.Request) -> web.Response:
     b = await body(request, schemas.OPERATOR_EDIT)
     if not b:
@@ -345,29 +447,56 @@ async def edit_operator(request: web.Request) -> web.Response:
     return ok(serialize.operator(o))
 
 
-@routes.add("GET", f"{API}/tokens", "admin", "List API tokens (never their values)",
-            tag="operators")
+@routes.add(
+    "GET",
+    f"{API}/tokens",
+    "admin",
+    "List API tokens (never their values)",
+    tag="operators",
+    returns=schemas.array_of(schemas.TOKEN_OUT),
+)
 async def list_tokens(request: web.Request) -> web.Response:
     return ok([serialize.token(t) for t in await run(operators.list_tokens, request.app[STORE])])
 
 
-@routes.add("POST", f"{API}/tokens", "admin", "Create an API token; shown in this response only",
-            tag="operators", body=schemas.TOKEN_ADD, status=201)
+@routes.add(
+    "POST",
+    f"{API}/tokens",
+    "admin",
+    "Create an API token; shown in this response only",
+    tag="operators",
+    returns=schemas.NEW_TOKEN_OUT,
+    body=schemas.TOKEN_ADD,
+    status=201,
+)
 async def create_token(request: web.Request) -> web.Response:
     b = await body(request, schemas.TOKEN_ADD)
     t, raw = await run(
-        operators.create_token, request.app[STORE], principal(request).actor, b["name"],
-        b["role"], b.get("days"),
+        operators.create_token,
+        request.app[STORE],
+        principal(request).actor,
+        b["name"],
+        b["role"],
+        b.get("days"),
     )
     out = serialize.token(t)
     out["token"] = raw
     return ok(out, 201)
 
 
-@routes.add("DELETE", f"{API}/tokens/{{name}}", "admin", "Revoke an API token", tag="operators")
+@routes.add(
+    "DELETE",
+    f"{API}/tokens/{{name}}",
+    "admin",
+    "Revoke an API token",
+    tag="operators",
+    returns=schemas.TOKEN_OUT,
+)
 async def revoke_token(request: web.Request) -> web.Response:
     t = await run(
-        operators.revoke_token, request.app[STORE], principal(request).actor,
+        operators.revoke_token,
+        request.app[STORE],
+        principal(request).actor,
         request.match_info["name"],
     )
     return ok(serialize.token(t))
@@ -386,7 +515,14 @@ async def ca_pem(request: web.Request) -> str:
     return pem
 
 
-@routes.add("GET", f"{API}/ca", "viewer", "The store CA's certificate (PEM)", tag="networks")
+@routes.add(
+    "GET",
+    f"{API}/ca",
+    "viewer",
+    "The store CA's certificate (PEM)",
+    tag="networks",
+    returns=schemas.CA_OUT,
+)
 async def get_ca(request: web.Request) -> web.Response:
     return ok({"ca_cert": await ca_pem(request)})
 
@@ -394,8 +530,15 @@ async def get_ca(request: web.Request) -> web.Response:
 # ---------------------------------------------------------------- audit
 
 
-@routes.add("GET", f"{API}/audit", "viewer", "The audit log, newest first", tag="audit",
-            query={"target": ("string", "Only entries about this name"), **PAGE_QUERY})
+@routes.add(
+    "GET",
+    f"{API}/audit",
+    "viewer",
+    "The audit log, newest first",
+    tag="audit",
+    returns=schemas.array_of(schemas.AUDIT_OUT),
+    query={"target": ("string", "Only entries about this name"), **PAGE_QUERY},
+)
 async def get_audit(request: web.Request) -> web.Response:
     limit = int_param(request, "limit", 100, 1, request.app[SETTINGS].web.api_page_limit)
     offset = int_param(request, "offset", 0, 0, 2**31)

@@ -56,7 +56,10 @@ def operation(spec: RouteSpec) -> dict[str, Any]:
         "tags": [spec.tag] if spec.tag else [],
         "description": f"Needs the {spec.role} role.",
         "responses": {
-            str(spec.status): {"description": "Success", "content": {success: {"schema": {}}}},
+            str(spec.status): {
+                "description": "Success",
+                "content": {success: {"schema": spec.returns or {}}},
+            },
             "400": _error("Malformed request"),
             "401": _error("Not authenticated"),
             "403": _error("Role too low, or CSRF check failed for a session"),
@@ -103,7 +106,8 @@ def document(specs: list[RouteSpec]) -> dict[str, Any]:
     }
 
 
-@routes.add("GET", f"{API}/openapi.json", "viewer", "This OpenAPI document", tag="meta")
+@routes.add("GET", f"{API}/openapi.json", "viewer", "This OpenAPI document", tag="meta",
+            returns={"type": "object", "required": ["openapi", "paths"]})
 async def openapi_json(request: web.Request) -> web.Response:
     specs = list(request.app[SPECS].values())
     return ok(document(specs))

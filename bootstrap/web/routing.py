@@ -42,7 +42,8 @@ class RouteSpec:
 
     ``role`` is the least role that may call it (``None`` = public: login,
     health, static).  ``body`` is a JSON schema of the request body (API) and
-    ``query`` the documented query parameters as ``{name: (json type, text)}``.
+    ``query`` the documented query parameters as ``{name: (json type, text)}``,
+    ``returns`` the JSON schema of a successful response body.
     """
 
     method: str
@@ -51,6 +52,7 @@ class RouteSpec:
     role: str | None
     summary: str
     body: dict[str, Any] | None = None
+    returns: dict[str, Any] | None = None
     query: dict[str, tuple[str, str]] = field(default_factory=dict)
     status: int = 200
     tag: str = ""

@@ -161,3 +161,130 @@ TOKEN_ADD = obj(
     role=string("Role", ROLE),
     days=number("Lifetime in days (default: no expiry)", 0),
 )
+
+
+# ---------------------------------------------------------------- response bodies
+
+def _nullable(kind: str) -> dict[str, Any]:
+    return {"type": [kind, "null"]}
+
+
+def _record(**props: dict[str, Any]) -> dict[str, Any]:
+    """An object whose listed properties are all present (and no others)."""
+    return {
+        "type": "object",
+        "properties": props,
+        "required": list(props),
+        "additionalProperties": False,
+    }
+
+
+_S = {"type": "string"}
+_STRINGS = {"type": "array", "items": {"type": "string"}}
+_HA_REF = {
+    "oneOf": [
+        _record(fqdn=_S, address=_S, ipv4=_nullable("string")),
+        {"type": "null"},
+    ]
+}
+_SUB_FIELDS: dict[str, dict[str, Any]] = {
+    "identity": _S,
+    "fqdn": _S,
+    "network": _S,
+    "state": {"type": "string", "enum": ["active", "suspended", "revoked"]},
+    "auth": {"type": "string", "enum": ["eap", "cert"]},
+    "ha": _nullable("string"),
+    "hoa": _nullable("string"),
+    "hoas": _STRINGS,
+    "hoa4": _nullable("string"),
+    "created_at": _nullable("string"),
+    "updated_at": _nullable("string"),
+}
+SUBSCRIBER_OUT = _record(**_SUB_FIELDS)
+SUBSCRIBER_PAGE_OUT = _record(
+    items={"type": "array", "items": SUBSCRIBER_OUT},
+    total={"type": "integer"},
+    limit={"type": "integer"},
+    offset={"type": "integer"},
+)
+BINDING_OUT = _record(
+    ha=_S, care_of=_S, care_of_port=_nullable("integer"), hoa=_S, up_since=_nullable("string"),
+    down_at=_nullable("string"),
+)
+SUBSCRIBER_DETAIL_OUT = _record(
+    **{**_SUB_FIELDS, "ha": _HA_REF, "bindings": {"type": "array", "items": BINDING_OUT}}
+)
+ENROLLMENT_OUT = _record(
+    **{
+        **_SUB_FIELDS,
+        "ha": _HA_REF,
+        "credential": {
+            "oneOf": [
+                _record(type={"const": "eap"}, secret=_S),
+                _record(type={"const": "cert"}, cert=_S, key=_S, ca=_S),
+            ]
+        },
+    }
+)
+NETWORK_OUT = _record(
+    domain=_S, prefix=_S, ipv4_pool=_nullable("string"), zones=_STRINGS,
+    ha_info={"type": "string", "enum": ["address", "fqdn", "both"]},
+)
+_HA_FIELDS: dict[str, dict[str, Any]] = {
+    "fqdn": _S,
+    "address": _S,
+    "ipv4": _nullable("string"),
+    "network": _S,
+    "priority": {"type": "integer"},
+    "weight": {"type": "integer"},
+    "capacity": {"type": "integer"},
+    "assigned": {"type": "integer"},
+    "state": {"type": "string", "enum": ["active", "draining", "down"]},
+    "last_heartbeat": _nullable("string"),
+}
+HOME_AGENT_OUT = _record(**_HA_FIELDS)
+OPERATOR_OUT = _record(
+    name=_S, role={"type": "string", "enum": list(ROLE)}, disabled={"type": "boolean"},
+    created_at=_nullable("string"),
+)
+_TOKEN_FIELDS: dict[str, dict[str, Any]] = {
+    "name": _S,
+    "role": {"type": "string", "enum": list(ROLE)},
+    "revoked": {"type": "boolean"},
+    "created_at": _nullable("string"),
+    "expires_at": _nullable("string"),
+}
+TOKEN_OUT = _record(**_TOKEN_FIELDS)
+NEW_TOKEN_OUT = _record(**_TOKEN_FIELDS, token=_S)
+AUDIT_OUT = _record(
+    id={"type": "integer"}, at=_nullable("string"), actor=_S, source=_S, action=_S, target=_S,
+    detail={"type": "object"},
+)
+ME_OUT = _record(
+    name=_S, role={"type": "string", "enum": list(ROLE)},
+    kind={"type": "string", "enum": ["session", "token"]},
+)
+CA_OUT = _record(ca_cert=_S)
+DASHBOARD_OUT = _record(
+    subscribers={"type": "object", "additionalProperties": {"type": "integer"}},
+    home_agents={
+        "type": "array",
+        "items": _record(**_HA_FIELDS, offered={"type": "boolean"}),
+    },
+    dns_outbox=_record(
+        depth={"type": "integer"}, oldest=_nullable("string"), failing={"type": "integer"},
+        last_error=_nullable("string"),
+    ),
+    live_bindings={"type": "integer"},
+    recent_bindings={
+        "type": "array",
+        "items": _record(
+            identity=_S, ha=_S, care_of=_S, hoa=_S, up_since=_nullable("string"),
+            down_at=_nullable("string"),
+        ),
+    },
+)
+
+
+def array_of(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "array", "items": schema}

@@ -163,7 +163,6 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         request[PRINCIPAL_KEY] = who
     if spec.public:
         if spec.state_changing and spec.path == "/login":
-            _check_fetch_site(request)
             await _check_csrf(request, request.cookies.get(LOGIN_COOKIE, ""))
         return await handler(request)
     if who is None:

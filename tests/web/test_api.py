@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import tarfile
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from aiohttp.test_utils import TestClient
 from webhelpers import SETUP, World
@@ -19,7 +21,7 @@ from webhelpers import SETUP, World
 from bootstrap import migrate
 from bootstrap.services import audit, home_agents, operators, subscribers
 from bootstrap.store.engine import Store
-from bootstrap.web.app import create_app
+from bootstrap.web.app import create_app, route_specs
 
 
 @pytest.fixture
@@ -40,8 +42,23 @@ async def call(
         kwargs["headers"] = {**world.bearer(role), "Content-Type": "application/json"}
     resp = await client.request(method, path, **kwargs)
     if resp.content_type == "application/json":
-        return resp.status, await resp.json()
+        data = await resp.json()
+        if resp.status < 300:
+            check_documented(client, method, path, data)
+        return resp.status, data
     return resp.status, await resp.read()
+
+
+def check_documented(client: TestClient, method: str, path: str, data: Any) -> None:
+    """A successful response has the shape the OpenAPI document promises."""
+    bare = path.split("?")[0]
+    for spec in route_specs(client.app):
+        pattern = re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(spec.path))
+        if spec.method == method and re.fullmatch(pattern, bare):
+            assert spec.returns is not None, f"{method} {spec.path} documents no response"
+            jsonschema.validate(data, spec.returns, cls=jsonschema.Draft202012Validator)
+            return
+    raise AssertionError(f"no route spec for {method} {path}")
 
 
 def assert_error(status: int, data: Any, want: int, *words: str) -> None:

@@ -39,6 +39,14 @@ async def test_openapi_document_validates_and_matches_router(
         for op in ops.values():
             params = {p["name"] for p in op.get("parameters", []) if p["in"] == "path"}
             assert params == names, path
+            ok = [v for k, v in op["responses"].items() if k.startswith("2")]
+            assert len(ok) == 1, path
+            (media, body), = ok[0]["content"].items()
+            if media == "application/json":
+                assert body["schema"], f"{path} documents no response schema"
+            assert op["responses"]["401"]["content"]["application/json"]["schema"] == {
+                "$ref": "#/components/schemas/Error"
+            }
 
 
 async def test_openapi_needs_authentication(client: TestClient) -> None:
