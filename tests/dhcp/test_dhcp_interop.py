@@ -385,6 +385,23 @@ def test_dhcpinform_gets_option_68_with_the_live_has(lab: Lab) -> None:
     assert addrs[2:] == ["192.0.2.12"]
 
 
+def test_relayed_dhcpinform_goes_back_to_the_relay_with_option_82(lab: Lab) -> None:
+    data = bytearray(vector("v4-inform-prl1-3-68-request"))
+    data[3] = 1  # hops
+    data[24:28] = bytes([192, 0, 2, 100])  # giaddr: the "relay" on the client side
+    rai = b"\x52\x08\x01\x06relay1"  # option 82, circuit-id "relay1"
+    data = data[:-1] + rai + b"\xff"
+    reply = probe(CLI, "4", "192.0.2.100", 67, "192.0.2.1", 67, bytes(data))
+    assert reply, "no DHCPACK at giaddr:67"
+    ack = wire4.decode(reply)
+    assert ack.message_type == wire4.ACK and str(ack.giaddr) == "192.0.2.100"
+    assert ack.get(82) == wire4.RelayAgentInfo(b"\x01\x06relay1")
+    assert ack.options[-1].code == 82  # echoed last (RFC 3046 §2.2), then END and padding
+    assert set(reply[reply.index(rai + b"\xff") + len(rai) + 1 :]) <= {0}
+    opt = ack.get(68)
+    assert isinstance(opt, wire4.MobileIpHomeAgent) and len(opt.addresses) == 3
+
+
 def test_drained_ha_is_no_longer_named(lab: Lab) -> None:
     out = sh(
         str(VENV / "bootstrapctl"), "--config", str(lab.config), "ha", "drain", "ha.home.example"
