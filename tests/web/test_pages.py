@@ -262,3 +262,14 @@ async def test_metrics_include_the_faces_counters(client: TestClient, world: Wor
     assert "# TYPE mip6bs_dns_updates_total counter" in text
     assert "# TYPE mip6bs_vici_events_total counter" in text
     assert 'mip6bs_subscribers{state="active"}' in text
+
+
+async def test_hostile_login_names_are_escaped_in_the_audit_log(client: TestClient) -> None:
+    page = await client.get("/login")
+    token = csrf_of(await page.text())
+    await client.post("/login", data={"name": "<script>alert(1)</script>", "password": "x",
+                                      "csrf_token": token})
+    await login(client, "view")
+    log = await (await client.get("/audit")).text()
+    assert "<script>alert(1)</script>" not in log
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in log
