@@ -406,8 +406,14 @@ def list_tokens(store: Store) -> list[TokenView]:
 def record_login_failure(store: Store, name: str, source: str, reason: str) -> None:
     """Audit a refused login (never the password)."""
     with store.session() as s:
-        audit.record(s, Actor(name[:64] or "-", "ui"), "operator.login_failed", name[:64],
-                     source=source, reason=reason)
+        audit.record(
+            s,
+            Actor(name[:64] or "-", "ui"),
+            "operator.login_failed",
+            name[:64],
+            source=source,
+            reason=reason,
+        )
 
 
 # ---------------------------------------------------------------- login rate limiting
