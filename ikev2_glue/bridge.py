@@ -109,6 +109,7 @@ class Bridge:
         self._queue: asyncio.Queue[tuple[Any, Any]] = asyncio.Queue(maxsize=10000)
         self._ha: domain.HomeAgent | None = None
         self._ha_side: plan.HaSide | None = None
+        self._pump: EventPump | None = None
 
     # ------------------------------------------------------------ logging
     def _say(self, line: str, level: int = logging.INFO) -> None:
@@ -122,9 +123,8 @@ class Bridge:
         backoff = 0.2
         announced = False
         while True:
-            pump: EventPump | None = None
             try:
-                pump = await self._connect()
+                await self._connect()
                 backoff = 0.2
                 if not announced and self.announce is not None:
                     self.announce(
@@ -141,13 +141,14 @@ class Bridge:
             finally:
                 self.connected.clear()
                 self.synced.clear()
-                if pump is not None:
-                    await asyncio.to_thread(pump.stop)
+                if self._pump is not None:
+                    await asyncio.to_thread(self._pump.stop)
+                    self._pump = None
                 self.link.close()
             await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
             backoff = min(backoff * 2, self.cfg.reconnect_max)
 
-    async def _connect(self) -> EventPump:
+    async def _connect(self) -> None:
         version = await asyncio.to_thread(self.link.connect)
         self.state = BridgeState()
         self._drain_queue()
@@ -163,15 +164,15 @@ class Bridge:
                     put.close()
                     raise
 
-        pump = EventPump(self.cfg.socket, deliver, tick=0.5)
-        await asyncio.to_thread(pump.start)
+        # listen first, so nothing that happens during the push and reconcile is missed
+        self._pump = EventPump(self.cfg.socket, deliver, tick=0.5)
+        await asyncio.to_thread(self._pump.start)
         RECONNECTS.inc()
         self._say(f"connected to {version} at {self.cfg.socket}")
         self.connected.set()
         await self._push_all()
         await asyncio.to_thread(self._reconcile)
         self.synced.set()
-        return pump
 
     def _drain_queue(self) -> None:
         while not self._queue.empty():
@@ -186,19 +187,17 @@ class Bridge:
             if now >= next_beat:
                 await asyncio.to_thread(self._heartbeat)
                 next_beat = now + self.cfg.heartbeat_interval
+            if now >= next_poll:  # also under a steady stream of events
+                await self._poll()
+                next_poll = loop.time() + self.poll
             timeout = max(0.0, min(next_poll, next_beat) - loop.time())
             try:
                 name, msg = await asyncio.wait_for(self._queue.get(), timeout)
             except TimeoutError:
-                name = msg = None
-            else:
-                if name is None:
-                    raise CharonGone(str(msg))
-                await asyncio.to_thread(self._handle_event, name, msg)
                 continue
-            if loop.time() >= next_poll:
-                await self._poll()
-                next_poll = loop.time() + self.poll
+            if name is None:
+                raise CharonGone(str(msg))
+            await asyncio.to_thread(self._handle_event, name, msg)
 
     # ------------------------------------------------------------ store -> charon
     def _load_ha(self) -> plan.HaSide:

@@ -28,9 +28,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from ..config import Settings
-from ..errors import ConfigError
+from ..errors import ConfigError, NotFound
 from ..store.engine import Store
-from ..store.models import Subscriber
+from ..store.models import HomeAgent, Subscriber
 from . import bundle, credentials
 
 Files = dict[str, tuple[bytes, int]]
@@ -88,8 +88,13 @@ def conninfo(url: str, user: str = "") -> str:
     host = u.query.get("host") or u.host or "/var/run/postgresql"
     if isinstance(host, tuple):
         host = host[0]
-    parts = {"host": host, "port": u.port, "dbname": u.database,
-             "user": user or u.username, "password": None if user else u.password}
+    parts = {
+        "host": host,
+        "port": u.port,
+        "dbname": u.database,
+        "user": user or u.username,
+        "password": None if user else u.password,
+    }
     out = []
     for key, value in parts.items():
         if value in (None, ""):
@@ -102,6 +107,7 @@ def conninfo(url: str, user: str = "") -> str:
 @dataclass(frozen=True, slots=True)
 class RadiusOptions:
     home_agent: str
+    home_agent_id: int
     conninfo: str = field(repr=False)
     secret: str = field(repr=False)
     address: str = "::1"
@@ -187,7 +193,10 @@ $INCLUDE sites-enabled/
         _client(f"charon{i}", a, _q(opts.secret)) for i, a in enumerate(loopbacks)
     )
     db = _q(opts.conninfo)
-    where = f"WHERE username = '%{{SQL-User-Name}}' AND home_agent = '{ha}' ORDER BY id"
+    where = (
+        f"WHERE username = '%{{SQL-User-Name}}' AND home_agent_id = {int(opts.home_agent_id)}"
+        " ORDER BY id"
+    )
     sql = f"""# rlm_sql over the store's views (migration 0002); two instances, one pool
 sql {{
     dialect = "postgresql"
@@ -346,10 +355,16 @@ charon {{
 """
 
 
-def options(settings: Settings) -> RadiusOptions:
+def options(store: Store, settings: Settings) -> RadiusOptions:
     v = settings.vici
+    fqdn = v.home_agent.lower().rstrip(".")
+    with store.session() as s:
+        ha_id = s.scalars(select(HomeAgent.id).where(HomeAgent.fqdn == fqdn)).first()
+    if ha_id is None:
+        raise NotFound(f"home agent {fqdn!r} ([vici] home_agent) does not exist")
     return RadiusOptions(
-        home_agent=v.home_agent.lower().rstrip("."),
+        home_agent=fqdn,
+        home_agent_id=ha_id,
         conninfo=conninfo(settings.database.url, v.radius_db_user),
         secret=radius_secret(settings),
         address=v.radius_address,
@@ -359,7 +374,7 @@ def options(settings: Settings) -> RadiusOptions:
 
 def config_files(store: Store, settings: Settings) -> Files:
     """Everything ``bootstrapctl radius config`` writes, relative to ``--out``."""
-    opts = options(settings)
+    opts = options(store, settings)
     ha = bundle.ha_credentials(store, settings, opts.home_agent)
     fill_nt_hashes(store, settings)
     files = raddb_files(opts, ha.ca_pem, ha.cert_pem, ha.key_pem)

@@ -2,8 +2,9 @@
 
 Two read-only views over the subscriber store (PostgreSQL only; SQLite stores
 cannot be reached by FreeRADIUS and get nothing).  rlm_sql's column contract
-is ``id, username, attribute, value, op``; ``home_agent`` lets each HA's
-FreeRADIUS accept only the subscribers assigned to it.  Only *active*
+is ``id, username, attribute, value, op``; ``home_agent_id`` lets each HA's
+FreeRADIUS accept only the subscribers assigned to it (an id, not the FQDN:
+no join, so each per-login query plans and runs in a fraction of a ms).  Only *active*
 subscribers appear, so suspended, revoked and unknown identities find no
 row and get Access-Reject; a changed row is seen at the next login.
 
@@ -33,26 +34,25 @@ depends_on: str | Sequence[str] | None = None
 
 CHECK_VIEW = """
 CREATE VIEW radius_check AS
-    SELECT s.id, s.identity AS username, ha.fqdn AS home_agent,
+    SELECT s.id, s.identity AS username, s.home_agent_id,
            'NT-Password'::text AS attribute, ('0x' || lower(s.nt_hash))::text AS value,
            ':='::text AS op
-      FROM subscribers s JOIN home_agents ha ON ha.id = s.home_agent_id
+      FROM subscribers s
      WHERE s.state = 'active' AND s.auth = 'eap' AND s.nt_hash IS NOT NULL
     UNION ALL
-    SELECT s.id, s.identity, ha.fqdn, 'EAP-Type'::text,
+    SELECT s.id, s.identity, s.home_agent_id, 'EAP-Type'::text,
            (CASE s.auth WHEN 'eap' THEN 'MSCHAPv2' ELSE 'TLS' END)::text, ':='::text
-      FROM subscribers s JOIN home_agents ha ON ha.id = s.home_agent_id
+      FROM subscribers s
      WHERE s.state = 'active' AND (s.auth <> 'eap' OR s.nt_hash IS NOT NULL)
 """
 
 REPLY_VIEW = """
 CREATE VIEW radius_reply AS
-    SELECT s.id, s.identity AS username, ha.fqdn AS home_agent,
+    SELECT s.id, s.identity AS username, s.home_agent_id,
            (CASE a.family WHEN 6 THEN 'Framed-IPv6-Address'
                           ELSE 'Framed-IP-Address' END)::text AS attribute,
            a.address::text AS value, ':='::text AS op
       FROM subscribers s
-      JOIN home_agents ha ON ha.id = s.home_agent_id
       JOIN home_addresses a ON a.subscriber_id = s.id AND a.released_at IS NULL
      WHERE s.state = 'active'
 """

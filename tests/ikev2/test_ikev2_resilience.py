@@ -102,3 +102,33 @@ async def test_sync_is_idempotent_and_follows_the_store(
         again = await bridge._sync(force=True)
         assert again is not None and again.empty
         assert len([r for r in caplog.records if "per_subscriber_limit" in r.getMessage()]) == 1
+
+
+async def test_mobike_care_of_change_moves_the_binding(
+    clean_lab: HaLab, ike_env: IkeEnv, tmp_path: Path
+) -> None:
+    store, settings = ike_env.store, ike_env.settings
+    sub = subscribers.enroll(store, settings, ACTOR, "mn@example.com").subscriber
+    bundle.write_bundle(tmp_path / "b", bundle.mn_bundle(
+        bundle.mn_bundle_input(store, settings, "mn@example.com")))
+    mn, ns = clean_lab.mns[0], clean_lab.topo.mns[0]
+    old, new = nl.care_of(1), "2001:db8:0:1::2:1"
+    async with running_bridge(settings, store):
+        await asyncio.to_thread(mn.load_bundle, tmp_path / "b")
+        assert (await asyncio.to_thread(mn.initiate))[0]
+        await wait_until(lambda: bindings.list_for(store, "mn@example.com", open_only=True),
+                         10, "no binding")
+        try:
+            nl.run("ip", "-n", ns, "addr", "add", f"{new}/64", "dev", "eth0", "nodad")
+            nl.run("ip", "-n", ns, "addr", "del", f"{old}/64", "dev", "eth0")
+            moved = await wait_until(
+                lambda: [b for b in bindings.list_for(store, "mn@example.com", open_only=True)
+                         if b.care_of == new], 20, "binding did not follow the new care-of address")
+            assert len(moved) == 1 and moved[0].hoa == str(sub.hoas[0])
+            assert await asyncio.to_thread(mn.vips) == [str(sub.hoas[0])]
+        finally:
+            nl.run("ip", "-n", ns, "addr", "add", f"{old}/64", "dev", "eth0", "nodad",
+                   check=False)
+            nl.run("ip", "-n", ns, "addr", "del", f"{new}/64", "dev", "eth0", check=False)
+            nl.run("ip", "-n", ns, "-6", "route", "replace", "default", "via", nl.HA_LINK,
+                   "dev", "eth0", check=False)
