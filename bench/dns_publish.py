@@ -12,7 +12,7 @@ loopback, in one run:
 Every method's result is checked by a TSIG AXFR of both zones.  Prints seconds,
 records/s and the ratios.  Machines are noisy: compare within one run only.
 
-    .venv/bin/python bench/dns_publish.py [--count 10000] [--batch 500] [--db URL | --pg]
+    .venv/bin/python bench/dns_publish.py [--count 10000] [--batch 500] [--repeat 3] [--pg]
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import dataclasses
 import ipaddress
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -82,31 +83,31 @@ def check(named: Named, sets: list[RRset]) -> None:
         raise SystemExit(f"check failed: {len(missing)} RRsets wrong, e.g. {missing[:3]}")
 
 
-def run_ours(named: Named, sets: list[RRset], batch: int, db: str | None, work: Path) -> float:
-    store = Store(db or f"sqlite:///{work / 'bench.db'}")
-    migrate.upgrade(store)
-    with store.session() as s:
-        outbox.enqueue(s, sets, ZONES, "bench")
-    settings = config.from_mapping({}, work, "bench")
-    settings = dataclasses.replace(settings, dns=DnsConfig(
-        enabled=True, server=named.server, tsig_key_file=str(named.key_file),
-        batch_size=2 * batch, max_in_flight=4, timeout=30.0,
-    ))
-    pub = make_publisher(settings, store)
+def run_ours(named: Named, sets: list[RRset], batch: int, pg: bool, work: Path) -> float:
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(temporary_pg()) if pg else f"sqlite:///{work / 'bench.db'}"
+        store = Store(url)
+        stack.callback(store.dispose)
+        migrate.upgrade(store)
+        with store.session() as s:
+            outbox.enqueue(s, sets, ZONES, "bench")
+        settings = config.from_mapping({}, work, "bench")
+        settings = dataclasses.replace(settings, dns=DnsConfig(
+            enabled=True, server=named.server, tsig_key_file=str(named.key_file),
+            batch_size=2 * batch, max_in_flight=4, timeout=30.0,
+        ))
+        pub = make_publisher(settings, store)
 
-    async def go() -> float:
-        t0 = time.perf_counter()
-        res = await pub.flush()
-        dt = time.perf_counter() - t0
-        await pub.close()
-        if res.failed or dnsoutbox.pending_count(store):
-            raise SystemExit(f"our publisher left rows: {res.errors}")
-        return dt
+        async def go() -> float:
+            t0 = time.perf_counter()
+            res = await pub.flush()
+            dt = time.perf_counter() - t0
+            await pub.close()
+            if res.failed or dnsoutbox.pending_count(store):
+                raise SystemExit(f"our publisher left rows: {res.errors}")
+            return dt
 
-    try:
         return asyncio.run(go())
-    finally:
-        store.dispose()
 
 
 def run_raw(named: Named, sets: list[RRset], batch: int) -> float:
@@ -150,16 +151,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--count", type=int, default=10000, help="enrollments (default 10000)")
     ap.add_argument("--batch", type=int, default=500, help="RRsets per UPDATE (default 500)")
-    ap.add_argument("--db", help="store URL for our publisher (default: a temporary SQLite)")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="runs per method, interleaved; the median is compared (default 3)")
     ap.add_argument("--pg", action="store_true",
-                    help="use a temporary database on the local PostgreSQL (127.0.0.1:5432)")
-    args = ap.parse_args()
-    if args.pg:
-        with temporary_pg() as url:
-            args.db = url
-            bench(args)
-    else:
-        bench(args)
+                    help="our store on a temporary PostgreSQL database (default: SQLite)")
+    bench(ap.parse_args())
 
 
 @contextlib.contextmanager
@@ -181,31 +177,39 @@ def temporary_pg() -> Iterator[str]:
 def bench(args: argparse.Namespace) -> None:
     sets = rrsets(args.count)
     records = len(sets)
-    results: dict[str, float] = {}
-    store_kind = "PostgreSQL" if args.db and args.db.startswith("postgresql") else "SQLite"
-    print(f"{args.count} enrollments = {records} RRsets (AAAA + PTR); our store: {store_kind}")
+    methods = ("ours", "raw dnspython", "nsupdate")
+    times: dict[str, list[float]] = {m: [] for m in methods}
+    store_kind = "PostgreSQL" if args.pg else "SQLite"
+    print(f"{args.count} enrollments = {records} RRsets (AAAA + PTR), {args.batch} RRsets per "
+          f"UPDATE, TCP, TSIG hmac-sha256; our store: {store_kind}; {args.repeat} runs each")
     with tempfile.TemporaryDirectory(prefix="dnsbench") as tmp:
-        work = Path(tmp)
-        for method in ("ours", "raw dnspython", "nsupdate"):
-            named = Named(work / method.replace(" ", "_"))
-            named.start()
-            try:
-                if method == "ours":
-                    secs = run_ours(named, sets, args.batch, args.db, work)
-                elif method == "raw dnspython":
-                    secs = run_raw(named, sets, args.batch)
-                else:
-                    secs = run_nsupdate(named, sets, args.batch, work)
-                check(named, sets)
-            finally:
-                named.stop()
-            results[method] = secs
-            print(f"{method:15s} {secs:7.2f} s  {records / secs:9.0f} records/s "
-                  f"({records} RRsets, {args.batch} per UPDATE)", flush=True)
-    ours = results["ours"]
-    print(f"ratio ours / raw dnspython: {results['raw dnspython'] / ours:.2f}x the speed")
-    print(f"ratio ours / nsupdate:      {results['nsupdate'] / ours:.2f}x the speed "
-          f"(goal >= 0.5)")
+        for run in range(args.repeat):
+            for k in range(len(methods)):  # rotate the order: load drifts over a run
+                method = methods[(run + k) % len(methods)]
+                work = Path(tmp) / f"{run}_{method.replace(' ', '_')}"
+                work.mkdir()
+                named = Named(work / "named")
+                named.start()
+                try:
+                    if method == "ours":
+                        secs = run_ours(named, sets, args.batch, args.pg, work)
+                    elif method == "raw dnspython":
+                        secs = run_raw(named, sets, args.batch)
+                    else:
+                        secs = run_nsupdate(named, sets, args.batch, work)
+                    check(named, sets)
+                finally:
+                    named.stop()
+                times[method].append(secs)
+                print(f"  run {run + 1} {method:14s} {secs:6.2f} s {records / secs:8.0f} records/s",
+                      flush=True)
+    med = {m: statistics.median(v) for m, v in times.items()}
+    print("median:")
+    for m in methods:
+        print(f"  {m:14s} {med[m]:6.2f} s {records / med[m]:8.0f} records/s")
+    print(f"ratio ours / raw dnspython: {med['raw dnspython'] / med['ours']:.2f}x the speed")
+    print(f"ratio ours / nsupdate:      {med['nsupdate'] / med['ours']:.2f}x the speed "
+          "(goal >= 0.5)")
 
 
 if __name__ == "__main__":

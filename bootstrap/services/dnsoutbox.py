@@ -33,7 +33,19 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    and_,
+    any_,
+    bindparam,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased, selectinload
 
 from .. import domain
@@ -114,7 +126,7 @@ def claim(
     with store.session() as s:
         if store.is_postgresql:
             s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CLAIM_LOCK_KEY})
-        s.execute(
+        s.connection().execute(
             update(o)
             .where(o.zone.is_(None), o.done_at.is_(None))
             .values(
@@ -152,19 +164,29 @@ def claim(
         return rows
 
 
-def _chunks(ids: Sequence[int], size: int) -> Iterable[Sequence[int]]:
-    for i in range(0, len(ids), size):
-        yield ids[i : i + size]
+def _id_sets(store: Store, ids: Sequence[int]) -> Iterable[ColumnElement[bool]]:
+    """``id`` conditions covering ``ids``: one array on PostgreSQL, IN chunks on SQLite.
+
+    Marking thousands of rows per second is the publisher's store cost; one
+    ``id = ANY(:array)`` halves it on PostgreSQL compared with IN lists.
+    """
+    if not ids:
+        return
+    if store.is_postgresql:
+        yield DnsOutbox.id == any_(bindparam(None, list(ids), type_=ARRAY(BigInteger)))
+        return
+    for i in range(0, len(ids), 900):
+        yield DnsOutbox.id.in_(ids[i : i + 900])
 
 
 def mark_done(store: Store, ids: Sequence[int], now: dt.datetime | None = None) -> None:
     """The rows' changes are in DNS: close them."""
     now = _now(now)
     with store.session() as s:
-        for chunk in _chunks(ids, 900):
-            s.execute(
+        for cond in _id_sets(store, ids):
+            s.connection().execute(
                 update(DnsOutbox)
-                .where(DnsOutbox.id.in_(chunk))
+                .where(cond)
                 .values(done_at=now, claimed_by=None, claimed_until=None)
             )
 
@@ -190,10 +212,10 @@ def mark_failed(
     with store.session() as s:
         for attempts, ids in by_attempts.items():
             retry = now + dt.timedelta(seconds=backoff(attempts, initial, cap))
-            for chunk in _chunks(ids, 900):
-                s.execute(
+            for cond in _id_sets(store, ids):
+                s.connection().execute(
                     update(DnsOutbox)
-                    .where(DnsOutbox.id.in_(chunk))
+                    .where(cond)
                     .values(
                         attempts=DnsOutbox.attempts + 1,
                         last_error=error,
@@ -207,10 +229,10 @@ def mark_failed(
 def release(store: Store, ids: Sequence[int]) -> None:
     """Give back claimed rows that were not sent (shutdown)."""
     with store.session() as s:
-        for chunk in _chunks(ids, 900):
-            s.execute(
+        for cond in _id_sets(store, ids):
+            s.connection().execute(
                 update(DnsOutbox)
-                .where(DnsOutbox.id.in_(chunk), DnsOutbox.done_at.is_(None))
+                .where(cond, DnsOutbox.done_at.is_(None))
                 .values(claimed_by=None, claimed_until=None)
             )
 
@@ -218,7 +240,7 @@ def release(store: Store, ids: Sequence[int]) -> None:
 def make_due(store: Store) -> int:
     """Cancel every pending backoff (``dns flush``: send everything now)."""
     with store.session() as s:
-        res = s.execute(
+        res = s.connection().execute(
             update(DnsOutbox)
             .where(DnsOutbox.done_at.is_(None), DnsOutbox.next_attempt_at.is_not(None))
             .values(next_attempt_at=None)
