@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import click
 
-from .. import domain, migrate
+from .. import domain, migrate, serialize
 from ..services import audit, credentials, home_agents, networks, subscribers
 from ..services.actor import Actor
 from .common import CliState, LazyGroup, emit_json, json_option, kv, state, stderr, table
@@ -81,16 +82,6 @@ def db_current(as_json: bool) -> None:
 # ---------------------------------------------------------------- networks
 
 
-def network_json(n: domain.HomeNetwork) -> dict[str, Any]:
-    return {
-        "domain": n.domain,
-        "prefix": str(n.prefix),
-        "ipv4_pool": str(n.ipv4_pool) if n.ipv4_pool else None,
-        "zones": list(n.zones),
-        "ha_info": n.ha_info.value,
-    }
-
-
 @root.group()
 def network() -> None:
     """Home networks (one per MSP domain)."""
@@ -120,7 +111,7 @@ def network_add(
     """Add a home network."""
     n = networks.add(state().store(), Actor.cli(), domain_name, prefix, ipv4_pool, zones, ha_info)
     if as_json:
-        emit_json(network_json(n))
+        emit_json(serialize.network(n))
     else:
         click.echo(f"network {n.domain} added: prefix {n.prefix}")
 
@@ -138,7 +129,7 @@ def network_edit(
     new_zones: list[str] | None = [] if no_zones else (list(zones) if zones else None)
     n = networks.update(state().store(), Actor.cli(), domain_name, new_zones, ha_info)
     if as_json:
-        emit_json(network_json(n))
+        emit_json(serialize.network(n))
     else:
         click.echo(f"network {n.domain} updated")
 
@@ -149,7 +140,7 @@ def network_list(as_json: bool) -> None:
     """List home networks."""
     items = networks.list_all(state().store())
     if as_json:
-        emit_json([network_json(n) for n in items])
+        emit_json([serialize.network(n) for n in items])
         return
     table(
         [
@@ -161,21 +152,6 @@ def network_list(as_json: bool) -> None:
 
 
 # ---------------------------------------------------------------- home agents
-
-
-def ha_json(h: domain.HomeAgent) -> dict[str, Any]:
-    return {
-        "fqdn": h.fqdn,
-        "address": str(h.address),
-        "ipv4": str(h.ipv4) if h.ipv4 else None,
-        "network": h.network,
-        "priority": h.priority,
-        "weight": h.weight,
-        "capacity": h.capacity,
-        "assigned": h.assigned,
-        "state": h.state.value,
-        "last_heartbeat": h.last_heartbeat.isoformat() if h.last_heartbeat else None,
-    }
 
 
 @root.group()
@@ -222,7 +198,7 @@ def ha_add(
         st.settings,
     )
     if as_json:
-        emit_json(ha_json(h))
+        emit_json(serialize.home_agent(h))
     else:
         click.echo(f"home agent {h.fqdn} added to {h.network} at {h.address}")
 
@@ -234,7 +210,7 @@ def ha_list(network_name: str | None, as_json: bool) -> None:
     """List home agents with state and load."""
     items = home_agents.list_all(state().store(), network_name)
     if as_json:
-        emit_json([ha_json(h) for h in items])
+        emit_json([serialize.home_agent(h) for h in items])
         return
     table(
         [
@@ -262,7 +238,7 @@ def _ha_state_cmd(name: str, target: domain.HAState, help_text: str) -> click.Co
         st = state()
         h = home_agents.set_state(st.store(), Actor.cli(), fqdn, target, st.settings)
         if as_json:
-            emit_json(ha_json(h))
+            emit_json(serialize.home_agent(h))
         else:
             click.echo(f"home agent {h.fqdn} is now {h.state.value}")
 
@@ -289,7 +265,7 @@ def ca() -> None:
 def ca_init(common_name: str, as_json: bool) -> None:
     """Create the CA (once); prints its certificate."""
     st = state()
-    pem = credentials.ca_init(st.store(), st.settings, common_name)
+    pem = credentials.ca_init(st.store(), st.settings, common_name, Actor.cli())
     if as_json:
         emit_json({"ca_cert": pem})
     else:
@@ -314,36 +290,14 @@ def ca_show(as_json: bool) -> None:
 # ---------------------------------------------------------------- subscribers
 
 
-def subscriber_json(sub: domain.Subscriber) -> dict[str, Any]:
-    return {
-        "identity": sub.identity,
-        "fqdn": sub.fqdn,
-        "network": sub.network,
-        "state": sub.state.value,
-        "auth": sub.auth.value,
-        "ha": sub.home_agent,
-        "hoa": str(sub.hoas[0]) if sub.hoas else None,
-        "hoas": [str(a) for a in sub.hoas],
-        "hoa4": str(sub.hoa4) if sub.hoa4 else None,
-        "created_at": sub.created_at.isoformat() if sub.created_at else None,
-        "updated_at": sub.updated_at.isoformat() if sub.updated_at else None,
-    }
-
-
-def enrollment_json(e: subscribers.Enrollment) -> dict[str, Any]:
-    out = subscriber_json(e.subscriber)
-    out["ha"] = {
-        "fqdn": e.home_agent.fqdn,
-        "address": str(e.home_agent.address),
-        "ipv4": str(e.home_agent.ipv4) if e.home_agent.ipv4 else None,
-    }
-    if e.secret is not None:
-        out["secret"] = e.secret
-        out["credential"] = {"type": "eap", "secret": e.secret}
+def _enrollment_json(e: subscribers.Enrollment) -> dict[str, Any]:
+    """The shared enrollment shape plus the credential at top level (the CLI contract)."""
+    out = serialize.enrollment(e)
+    cred = out["credential"]
+    if cred["type"] == "eap":
+        out["secret"] = cred["secret"]
     else:
-        paths = {"cert": str(e.cert_path), "key": str(e.key_path), "ca": str(e.ca_path)}
-        out.update(paths)
-        out["credential"] = {"type": "cert", **paths}
+        out.update({k: cred[k] for k in ("cert", "key", "ca")})
     return out
 
 
@@ -370,7 +324,7 @@ def enroll(
         st.store(), st.settings, Actor.cli(), identity, network_name, fqdn, auth, ipv4
     )
     if as_json:
-        emit_json(enrollment_json(e))
+        emit_json(_enrollment_json(e))
         return
     s = e.subscriber
     pairs: list[tuple[str, Any]] = [
@@ -401,23 +355,7 @@ def show(identity: str, as_json: bool) -> None:
     sub = subscribers.get(store, identity)
     ha_ = subscribers.ha_of(store, identity)
     binds = subscribers.bindings_of(store, identity)
-    out = subscriber_json(sub)
-    out["ha"] = (
-        {"fqdn": ha_.fqdn, "address": str(ha_.address), "ipv4": str(ha_.ipv4) if ha_.ipv4 else None}
-        if ha_
-        else None
-    )
-    out["bindings"] = [
-        {
-            "ha": b.home_agent,
-            "care_of": b.care_of,
-            "care_of_port": b.care_of_port,
-            "hoa": b.hoa,
-            "up_since": b.up_at.isoformat(),
-            "down_at": b.down_at.isoformat() if b.down_at else None,
-        }
-        for b in binds
-    ]
+    out = serialize.subscriber_detail(sub, ha_, binds)
     if as_json:
         emit_json(out)
         return
@@ -469,10 +407,9 @@ def list_cmd(
         items, total = subscribers.list_page(store, network_name, state_, search, page, offset)
         for sub in items:
             if as_json:
-                import json
-
                 click.echo(
-                    ("" if first else ",") + "\n  " + json.dumps(subscriber_json(sub)), nl=False
+                    ("" if first else ",") + "\n  " + json.dumps(serialize.subscriber(sub)),
+                    nl=False,
                 )
                 first = False
             else:
@@ -502,7 +439,7 @@ def _state_cmd(name: str, fn: Any, help_text: str) -> click.Command:
         st = state()
         sub = fn(st.store(), st.settings, Actor.cli(), identity)
         if as_json:
-            emit_json(subscriber_json(sub))
+            emit_json(serialize.subscriber(sub))
         else:
             click.echo(f"subscriber {sub.identity} is now {sub.state.value}")
 
@@ -528,19 +465,7 @@ def audit_cmd(limit: int, target: str | None, as_json: bool) -> None:
     """Show the audit log, newest first."""
     items = audit.recent(state().store(), limit=limit, target=target)
     if as_json:
-        emit_json(
-            [
-                {
-                    "at": e.at.isoformat(),
-                    "actor": e.actor,
-                    "source": e.source,
-                    "action": e.action,
-                    "target": e.target,
-                    "detail": e.detail,
-                }
-                for e in items
-            ]
-        )
+        emit_json([serialize.audit_entry(e) for e in items])
         return
     table(
         [

@@ -27,6 +27,8 @@ from ..config import Settings
 from ..errors import ConfigError, Conflict, NotFound
 from ..store.engine import Store
 from ..store.models import Setting, utcnow
+from . import audit
+from .actor import Actor
 
 CA_CERT_KEY = "ca.cert"
 CA_KEY_KEY = "ca.key"
@@ -106,7 +108,12 @@ class IssuedCert:
     serial: int
 
 
-def ca_init(store: Store, settings: Settings, common_name: str = "mip6-bootstrap CA") -> str:
+def ca_init(
+    store: Store,
+    settings: Settings,
+    common_name: str = "mip6-bootstrap CA",
+    actor: Actor | None = None,
+) -> str:
     """Create the store's CA (EC P-256); refuses if one exists. Returns the CA PEM."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
@@ -148,6 +155,9 @@ def ca_init(store: Store, settings: Settings, common_name: str = "mip6-bootstrap
             )
         s.add(Setting(key=CA_CERT_KEY, value=pem))
         s.add(Setting(key=CA_KEY_KEY, blob=encrypt(settings, key_pem)))
+        audit.record(
+            s, actor or Actor.cli(), "ca.init", common_name, serial=format(cert.serial_number, "x")
+        )
     return pem
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .. import serialize
 from ..errors import NotFound, ValidationError
 from ..services import (
     audit,
@@ -22,7 +23,7 @@ from ..services import (
     operators,
     subscribers,
 )
-from . import bundles, schemas, serialize
+from . import bundles, schemas
 from .routing import SETTINGS, STORE, RouteTable, principal, run
 from .security import json_body
 

@@ -1,7 +1,6 @@
-"""Domain objects as the JSON the REST API returns.
+"""Domain objects as JSON: one shape for ``bootstrapctl --json`` and the REST API.
 
-The same shapes as ``bootstrapctl --json`` prints; kept here rather than
-imported from the CLI so that the web does not depend on Click commands.
+Keys are append-only: scripts and API clients rely on them.
 """
 
 from __future__ import annotations
@@ -9,8 +8,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from .. import domain
-from ..services import audit, dashboard, operators, subscribers
+from . import domain
+from .services import audit, dashboard, operators, subscribers
 
 
 def iso(t: dt.datetime | None) -> str | None:
@@ -129,9 +128,7 @@ def token(t: operators.TokenView) -> dict[str, Any]:
 def summary(s: dashboard.Summary) -> dict[str, Any]:
     return {
         "subscribers": dict(s.subscribers),
-        "home_agents": [
-            {**home_agent(h), "offered": h.fqdn in s.offered} for h in s.home_agents
-        ],
+        "home_agents": [{**home_agent(h), "offered": h.fqdn in s.offered} for h in s.home_agents],
         "dns_outbox": {
             "depth": s.outbox.depth,
             "oldest": iso(s.outbox.oldest),
