@@ -107,3 +107,13 @@ def test_flush_exits_1_with_the_reason_while_named_is_down(
     assert code == 0 and "CONNREFUSED" in out
     code, _, err = run(capsys, cfg, "reconcile", "--zone", "example.org")
     assert code == 1 and "listed by no network" in err
+
+
+def test_missing_key_file_is_a_config_error(
+    sqlite_store: Store, named: Named, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = write_config(tmp_path, sqlite_store, named)
+    cfg.write_text(cfg.read_text().replace(str(named.key_file), str(tmp_path / "nope.key")))
+    code, _, err = run(capsys, cfg, "flush")
+    assert code == 2
+    assert "tsig_key_file" in err and "does not exist" in err and err.count("\n") == 1
