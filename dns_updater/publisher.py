@@ -206,11 +206,18 @@ class Publisher:
 
     async def run(self) -> None:
         """Drain forever; sleep ``poll_interval`` whenever nothing is due."""
+        failing = False
         while True:
             try:
-                await self.drain()
+                if await self._in_db(dnsoutbox.has_work, self.store):
+                    await self.drain()
+                if failing:
+                    log.info("DNS outbox reachable again")
+                failing = False
             except Exception as exc:  # store outage: keep going, rows stay in the outbox
-                log.warning("DNS outbox pass failed, will retry: %s", exc)
+                if not failing:
+                    log.warning("DNS outbox pass failed, will retry: %s", exc)
+                failing = True
             await asyncio.sleep(self.cfg.poll_interval)
 
     async def flush(self) -> DrainResult:

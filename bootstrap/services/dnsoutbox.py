@@ -254,18 +254,25 @@ def pending_count(store: Store) -> int:
         return int(n or 0)
 
 
-def has_due(store: Store, now: dt.datetime | None = None) -> bool:
-    """True when some pending row may be sent now (not waiting for a retry)."""
+def has_work(store: Store, now: dt.datetime | None = None) -> bool:
+    """True when a claim would do something: a due, free row, or a row with no zone.
+
+    A read-only probe, so an idle publisher polls without write transactions.
+    """
     now = _now(now)
     o = DnsOutbox
     with store.session() as s:
         q = select(o.id).where(
             o.done_at.is_(None),
-            o.zone.is_not(None),
-            or_(o.next_attempt_at.is_(None), o.next_attempt_at <= now),
-            or_(o.claimed_until.is_(None), o.claimed_until < now),
+            or_(
+                o.zone.is_(None),
+                and_(
+                    or_(o.next_attempt_at.is_(None), o.next_attempt_at <= now),
+                    or_(o.claimed_until.is_(None), o.claimed_until < now),
+                ),
+            ),
         )
-        return s.execute(q.limit(1)).first() is not None
+        return s.connection().execute(q.limit(1)).first() is not None
 
 
 def pending_reasons(store: Store, limit: int = 20) -> list[tuple[str, int]]:

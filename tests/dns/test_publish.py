@@ -6,6 +6,7 @@ from bind_named import FORWARD, REVERSE4, REVERSE6, Named
 from dnshelp import ACTOR
 
 from bootstrap.config import Settings
+from bootstrap.domain import HAState
 from bootstrap.services import dnsoutbox, home_agents, networks, subscribers
 from bootstrap.store.engine import Store
 from dns_updater.service import make_publisher
@@ -63,3 +64,8 @@ async def test_enroll_then_revoke_and_drain(store: Store, dns_settings: Settings
     # a draining HA keeps its address (its subscribers still reach it); operator data stays
     assert named.dig("ha2.example.com", "AAAA") == ["2001:db8:1::2"]
     assert named.dig("www.example.com", "AAAA") == ["2001:db8::80"]
+
+    home_agents.set_state(store, ACTOR, "ha2.example.com", HAState.DOWN, dns_settings)
+    await flush(store, dns_settings)
+    assert named.dig("ha2.example.com", "AAAA") == []
+    assert named.dig(SRV, "SRV") == ["10 60 0 ha1.example.com."]
