@@ -1,11 +1,12 @@
 """Draining the DNS outbox into the server: claim, batch, send, mark.
 
 One :class:`Publisher` per process; several may share one PostgreSQL store
-(claims keep them from sending the same row).  Store calls run in a worker
-thread; the sends of one claim run concurrently, bounded by the client's
-in-flight limit.  Each RRset appears in exactly one batch of a claim, and a
-newer row of an RRset is not claimable while an older one is claimed or
-waiting to be retried, so changes reach DNS in order per name.
+(claims keep them from sending the same row).  Store calls run on one worker
+thread of the publisher; the sends of one claim run concurrently, bounded by
+the client's in-flight limit, while the next slice is claimed.  Each RRset
+appears in exactly one batch of a claim, and no row of a name is claimable
+while another row of that name is claimed or waiting to be retried, so
+changes reach DNS in order per name.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ class DrainResult:
 
 
 def publisher_id() -> str:
-    """``host:pid:object`` names a claim's owner in the outbox."""
+    """``host:pid`` names a claim's owner in the outbox."""
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
@@ -101,8 +102,8 @@ class Publisher:
     async def drain(self) -> DrainResult:
         """Send slices until nothing is due, claiming the next slice while one is sent.
 
-        The prefetched claim cannot reorder an RRset: rows of RRsets whose older
-        rows are still claimed (by us) are not claimable.
+        The prefetched claim cannot reorder a name: rows of names that still have
+        a claimed row (ours, being sent or marked) are not claimable.
         """
         total = DrainResult()
         pending = asyncio.create_task(self._claim())
@@ -131,9 +132,9 @@ class Publisher:
     ) -> DrainResult:
         """Send ``rows`` and record the outcome.
 
-        With ``settling`` the marking runs in the background while
-        the next slice is sent; the rows stay claimed until it is done, so the
-        order per RRset holds.  At most one marking is outstanding.
+        With ``settling`` the marking runs in the background while the next slice
+        is sent; the rows stay claimed until it is done, so the order per name
+        holds.  At most one marking is outstanding.
         """
         result = DrainResult()
         result.claimed = len(rows)
