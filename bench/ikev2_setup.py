@@ -241,6 +241,10 @@ def main() -> None:
     ap.add_argument("--mns", type=int, default=50)
     ap.add_argument("--phase", type=float, default=20.0, help="seconds per measured phase")
     ap.add_argument("--subscribers", type=int, default=RADIUS_N)
+    ap.add_argument("--bridge", choices=["process", "off"], default="process",
+                    help="during the radius phases run the bridge as 'bootstrapd --only vici'"
+                    " (as in production; it records every binding) or stop it once charon is"
+                    " loaded (isolates charon + FreeRADIUS + PostgreSQL)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="mipi-bench-"))
     db = f"mipi_bench_{os.getpid()}"
@@ -252,6 +256,7 @@ def main() -> None:
     procs: list[nl.Charon] = []
     radiusd: subprocess.Popen[bytes] | None = None
     bridge: BridgeThread | None = None
+    daemon: subprocess.Popen[bytes] | None = None
     try:
         migrate.upgrade(store)
         raw = {"vici": {"home_agent": RADIUS_HA[0], "assign": "radius",
@@ -310,8 +315,26 @@ def main() -> None:
             procs.append(c)
             c.start()
             mns.append(c)
-        bridge = BridgeThread(settings, store)
-        bridge.start()
+        cfg = tmp / "bootstrap.toml"
+        cfg.write_text(
+            f'[database]\nurl = "{url}"\n[store]\nheartbeat_timeout = 3600.0\n'
+            f'[vici]\nenabled = true\nassign = "radius"\nhome_agent = "{RADIUS_HA[0]}"\n'
+            f'socket = "{ha.socket_path}"\n'
+        )
+        with open(tmp / "bootstrapd.out", "wb") as dlog:
+            daemon = subprocess.Popen(
+                [str(ROOT / ".venv" / "bin" / "bootstrapd"), "--config", str(cfg),
+                 "--only", "vici"], stdout=dlog, stderr=subprocess.STDOUT)
+
+        def radius_conn_loaded() -> bool:
+            sess = ha.session()
+            try:
+                return any(plan.RADIUS_CONN in nl.dec(item) for item in sess.list_conns())
+            finally:
+                sess.transport.close()
+
+        if not nl.wait_for(radius_conn_loaded, 60):
+            raise RuntimeError("bootstrapd did not load the radius connection")
         # the comparison connection: same auth (eap-radius), charon's own range pool
         creds = bundle.ha_credentials(store, settings, RADIUS_HA[0])
         side = plan.HaSide(RADIUS_HA[0], RANGE_ADDR, creds.cert_pem, creds.ca_pem,
@@ -323,6 +346,9 @@ def main() -> None:
         s.load_conn({"mip6-range": rng_conn})
         s.transport.close()
 
+        if args.bridge == "off":
+            daemon.terminate()
+            daemon.wait(15)
         per = len(rad_rows) // len(mns)
         slices = [rad_rows[i * per:(i + 1) * per] for i in range(len(mns))]
         in_range = ipaddress.IPv6Network(RANGE_POOL)
@@ -333,7 +359,9 @@ def main() -> None:
         }
         print(f"radius mode: {len(mns)} concurrent MNs, EAP-MSCHAPv2, phases of "
               f"{args.phase:.0f} s (warm-up first)", flush=True)
-        load_phase(mns, ca_pem, slices, RADIUS_HA[1], checks["radius"][1], 15)
+        # warm both paths (caches, FreeRADIUS and rlm_sql pools, PostgreSQL backends)
+        for mode in ("radius", "range", "radius"):
+            load_phase(mns, ca_pem, slices, checks[mode][0], checks[mode][1], 10)
         rates: dict[str, list[float]] = {"radius": [], "range": []}
         # ABBA order: a load drift on this shared machine hits both modes alike
         for mode in ("radius", "range", "range", "radius"):
@@ -345,9 +373,12 @@ def main() -> None:
                   f" {t.wrong} wrong HoA; latency median {pct(done, 0.5):.0f} ms,"
                   f" p95 {pct(done, 0.95):.0f} ms)", flush=True)
         r_rad, r_rng = statistics.mean(rates["radius"]), statistics.mean(rates["range"])
-        print(f"  ratio radius/range = {r_rad / r_rng:.2f}  (goal >= 0.95)", flush=True)
-        bridge.stop()
-        bridge = None
+        print(f"  ratio radius/range = {r_rad / r_rng:.2f}  (goal >= 0.95)"
+              f" [bridge: {args.bridge}]", flush=True)
+        if daemon.poll() is None:
+            daemon.terminate()
+            daemon.wait(15)
+        daemon = None
 
         # ---------------- per-subscriber mode
         print("per-subscriber mode (one MN, 1 warm-up + 5 setups):", flush=True)
@@ -379,6 +410,9 @@ def main() -> None:
             bridge.stop()
             bridge = None
     finally:
+        if daemon is not None and daemon.poll() is None:
+            daemon.terminate()
+            daemon.wait(15)
         if bridge is not None:
             bridge.stop()
         for c in procs:

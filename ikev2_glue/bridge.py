@@ -197,7 +197,9 @@ class Bridge:
                 continue
             if name is None:
                 raise CharonGone(str(msg))
-            await asyncio.to_thread(self._handle_event, name, msg)
+            events = self._parse(name, msg)
+            if events:  # child-updown & co. need no thread hop
+                await asyncio.to_thread(self._apply_events, events)
 
     # ------------------------------------------------------------ store -> charon
     def _load_ha(self) -> plan.HaSide:
@@ -384,12 +386,15 @@ class Bridge:
                 self.fqdn, result.opened, result.closed, result.kept,
             )
 
-    def _handle_event(self, name: Any, msg: Any) -> None:
+    @staticmethod
+    def _parse(name: Any, msg: Any) -> list[model.SaEvent]:
         try:
-            events = model.parse_event(name, msg)
+            return model.parse_event(name, msg)
         except Exception:  # a peer's message must never stop the bridge
             BAD_EVENTS.inc()
-            return
+            return []
+
+    def _apply_events(self, events: list[model.SaEvent]) -> None:
         for ev in events:
             try:
                 self._apply_event(ev)

@@ -87,6 +87,7 @@ def reassign_from(
         if moved:
             versions.bump(s, versions.SUBSCRIBERS)
             versions.bump(s, versions.TOPOLOGY)
-            audit.record(s, actor, "ha.reassign", src.fqdn, moved=len(moved),
-                         stranded=len(stranded))
+            audit.record(
+                s, actor, "ha.reassign", src.fqdn, moved=len(moved), stranded=len(stranded)
+            )
     return Reassignment(moved, tuple(stranded))
