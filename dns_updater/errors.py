@@ -31,11 +31,14 @@ class Kind(StrEnum):
     CONNREFUSED = "CONNREFUSED"
     NETWORK = "NETWORK"
     BADRECORD = "BADRECORD"
+    YXRRSET = "YXRRSET"
     BADREPLY = "BADREPLY"
     RCODE = "RCODE"
 
 
-SPLITTABLE = frozenset({Kind.REFUSED, Kind.NOTZONE, Kind.SERVFAIL, Kind.FORMERR, Kind.RCODE})
+SPLITTABLE = frozenset(
+    {Kind.REFUSED, Kind.NOTZONE, Kind.SERVFAIL, Kind.FORMERR, Kind.RCODE, Kind.YXRRSET}
+)
 """Kinds that one bad record in a batch can cause: the batch is split to isolate it."""
 
 _RCODE_TEXT: dict[int, tuple[Kind, str]] = {
@@ -51,6 +54,10 @@ _RCODE_TEXT: dict[int, tuple[Kind, str]] = {
         "the server failed (zone still loading, or a limit such as max-records-per-type)",
     ),
     dns.rcode.FORMERR: (Kind.FORMERR, "the server could not parse the update"),
+    dns.rcode.YXRRSET: (
+        Kind.YXRRSET,
+        "a record set we publish for the first time already exists (prerequisite failed)",
+    ),
 }
 
 

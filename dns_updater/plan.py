@@ -16,6 +16,8 @@ from bootstrap.services.dnsoutbox import DesiredState, OutboxRow
 
 from .wire import Change, RecordError, UpdateBuilder, rdata_wire
 
+RECONCILE = "reconcile"
+"""The reason of rows written by reconciliation."""
 OWNED_TYPES = frozenset({"SRV", "AAAA", "A", "PTR"})
 """The only types reconciliation ever looks at or touches."""
 
@@ -41,6 +43,10 @@ def collapse(rows: Sequence[OutboxRow]) -> dict[str, list[tuple[Change, list[Out
 
     Each row replaces the whole RRset, so sending only the newest value of a
     (name, type) gives the same end state as sending all of them in order.
+    A first publication (no row of the RRset was ever sent) is guarded by an
+    "RRset does not exist" prerequisite, so we never overwrite records we did
+    not create; ``reconcile`` rows are the operator's explicit take-over and
+    are not guarded.
     """
     per_zone: dict[str, dict[Key, tuple[Change, list[OutboxRow]]]] = {}
     for row in sorted(rows, key=lambda r: r.id):
@@ -48,23 +54,33 @@ def collapse(rows: Sequence[OutboxRow]) -> dict[str, list[tuple[Change, list[Out
         zone = per_zone.setdefault(row.zone, {})
         prev = zone.pop(key, None)
         settled = (prev[1] if prev else []) + [row]
-        zone[key] = (Change(row.name.lower(), row.rdtype, row.rdatas), settled)
+        ours = any(r.published for r in settled) or row.reason == RECONCILE
+        zone[key] = (Change(row.name.lower(), row.rdtype, row.rdatas, guard=not ours), settled)
     return {z: list(v.values()) for z, v in per_zone.items()}
 
 
 def batches(
     rows: Sequence[OutboxRow], ttl: int, max_records: int
-) -> tuple[list[tuple[Batch, bytes]], list[tuple[list[OutboxRow], str]]]:
+) -> tuple[list[tuple[Batch, bytes]], list[tuple[list[OutboxRow], str]], list[OutboxRow]]:
     """Group rows into signed-ready UPDATE bodies of at most ``max_records`` records.
 
     Returns (batches with their unsigned wire, rows that cannot be encoded with
-    the reason).  A bad record is isolated here, before anything is sent.
+    the reason, rows settled without sending).  A bad record is isolated here,
+    before anything is sent.  Deleting an RRset we never published is not
+    sent: whatever is there is not ours.
     """
     out: list[tuple[Batch, bytes]] = []
     bad: list[tuple[list[OutboxRow], str]] = []
+    nothing: list[OutboxRow] = []
     for zone, items in collapse(rows).items():
-        out.extend(_pack(zone, items, ttl, max_records, bad))
-    return out, bad
+        send = []
+        for change, settled in items:
+            if change.guard and not change.rdatas:
+                nothing.extend(settled)
+            else:
+                send.append((change, settled))
+        out.extend(_pack(zone, send, ttl, max_records, bad))
+    return out, bad, nothing
 
 
 def _pack(

@@ -29,7 +29,7 @@ from bootstrap.services.dnsoutbox import OutboxRow
 from bootstrap.store.engine import Store
 
 from . import plan
-from .errors import UpdateFailure
+from .errors import Kind, UpdateFailure
 from .transport import UpdateClient
 
 log = logging.getLogger(__name__)
@@ -143,8 +143,9 @@ class Publisher:
         done: list[OutboxRow] = []
         failed: list[tuple[list[OutboxRow], str]] = []
         try:
-            batches, bad = plan.batches(rows, self.cfg.ttl, self.cfg.batch_size)
+            batches, bad, nothing = plan.batches(rows, self.cfg.ttl, self.cfg.batch_size)
             failed.extend(bad)
+            done.extend(nothing)
             await asyncio.gather(
                 *(self._send(b, w, 0, done, failed, result) for b, w in batches)
             )
@@ -196,14 +197,47 @@ class Publisher:
             await self.client.send(batch.zone, unsigned)
         except UpdateFailure as exc:
             MESSAGES.labels(exc.kind.value).inc()
-            if exc.retry_by_split and len(batch.changes) > 1 and depth < MAX_SPLIT_DEPTH:
+            # a failed prerequisite is one of our guards: bisect to the very change
+            deep = exc.kind is Kind.YXRRSET or depth < MAX_SPLIT_DEPTH
+            if exc.retry_by_split and len(batch.changes) > 1 and deep:
                 for part, w in plan.split(batch, self.cfg.ttl):
                     await self._send(part, w, depth + 1, done, failed, result)
+                return
+            if exc.kind is Kind.YXRRSET and len(batch.changes) == 1:
+                await self._adopt_or_refuse(batch, done, failed)
                 return
             failed.append((batch.all_rows, str(exc)))
             return
         MESSAGES.labels("ok").inc()
         done.extend(batch.all_rows)
+
+    async def _adopt_or_refuse(
+        self,
+        batch: plan.Batch,
+        done: list[OutboxRow],
+        failed: list[tuple[list[OutboxRow], str]],
+    ) -> None:
+        """A first publication met an existing RRset: equal is ours now, else refuse.
+
+        Equal happens after a crash between send and mark, or when an HA's
+        address was already in the zone file; anything else belongs to someone
+        else and stays untouched until an operator runs ``dns reconcile``.
+        """
+        change = batch.changes[0]
+        try:
+            have = await self.client.lookup(batch.zone, change.name, change.rdtype)
+        except UpdateFailure as exc:
+            failed.append((batch.all_rows, str(exc)))
+            return
+        if plan.canonical(change.rdtype, have) == plan.canonical(change.rdtype, change.rdatas):
+            done.extend(batch.all_rows)
+            return
+        failed.append((
+            batch.all_rows,
+            f"YXRRSET: {change.name} {change.rdtype} already holds {', '.join(have)}, which we "
+            "did not publish; it is left alone (remove it, or take it over with "
+            "'bootstrapctl dns reconcile')",
+        ))
 
     async def run(self) -> None:
         """Drain forever; sleep ``poll_interval`` whenever nothing is due."""

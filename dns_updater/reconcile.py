@@ -111,7 +111,7 @@ async def reconcile(
     for z in listed:
         mine = [RRset(d.name, d.rdtype, d.want) for d in diffs if d.zone == z]
         if mine:
-            await asyncio.to_thread(dnsoutbox.enqueue_now, store, mine, [z], "reconcile")
+            await asyncio.to_thread(dnsoutbox.enqueue_now, store, mine, [z], plan.RECONCILE)
     report.applied = True
     report.flush = await publisher.flush()
     report.remaining = await asyncio.to_thread(dnsoutbox.pending_count, store)

@@ -15,7 +15,9 @@ import secrets
 import struct
 import time
 
+import dns.asyncquery
 import dns.message
+import dns.rdatatype
 import dns.tsig
 
 from . import wire
@@ -98,6 +100,21 @@ class UpdateClient:
         failure = from_rcode(reply.rcode(), zone, self.server)
         if failure is not None:
             raise failure
+
+    async def lookup(self, zone: str, name: str, rdtype: str) -> tuple[str, ...]:
+        """The server's current rdatas of (name, rdtype), by a TSIG-signed TCP query."""
+        q = dns.message.make_query(name, rdtype)
+        q.use_tsig(self.key)
+        try:
+            reply = await dns.asyncquery.tcp(q, self.host, port=self.port, timeout=self.timeout)
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt | SystemExit):
+                raise
+            raise from_exception(exc, zone, self.server) from exc
+        want = dns.rdatatype.from_text(rdtype)
+        return tuple(
+            sorted(rd.to_text() for rrset in reply.answer if rrset.rdtype == want for rd in rrset)
+        )
 
     async def close(self) -> None:
         while self._idle:

@@ -34,6 +34,7 @@ TSIG_FUDGE = 300
 """Seconds of clock skew the server tolerates (RFC 8945 §5.2.3, BIND's default)."""
 
 _CLASS_IN = 1
+_CLASS_NONE = 254
 _CLASS_ANY = 255
 _OPCODE_UPDATE = 5 << 11
 _TYPE_SOA = 6
@@ -55,6 +56,8 @@ class Change:
     name: str
     rdtype: str
     rdatas: tuple[str, ...] = ()
+    guard: bool = False
+    """Apply only if the RRset does not exist yet (a first publication)."""
 
     @property
     def records(self) -> int:
@@ -108,67 +111,71 @@ def rdata_wire(rdtype: str, text: str) -> bytes:
 
 
 class UpdateBuilder:
-    """Accumulates changes of one zone into one UPDATE message body."""
+    """Accumulates changes of one zone into one UPDATE message.
+
+    Owner names are written as their labels below the zone plus a pointer to
+    the zone name at offset 12 (always reachable, whatever the message size).
+    Guarded changes add an "RRset does not exist" prerequisite (RFC 2136
+    §2.4.3), which goes into the prerequisite section before the updates.
+    """
 
     def __init__(self, zone: str, ttl: int, budget: int = SIZE_BUDGET) -> None:
         self.zone = zone.lower()
         self.ttl = ttl
         self.budget = budget
         self.records = 0
-        zone_wire = name_wire(self.zone)
-        # header is written by wire(); zone section = zone name, SOA, IN
-        self._body = bytearray(12)
-        self._body += zone_wire + struct.pack("!HH", _TYPE_SOA, _CLASS_IN)
-        self._names: dict[str, int] = {self.zone: 12}
+        self.prerequisites = 0
+        # zone section = zone name, SOA, IN; the header is written by wire()
+        self._zone = name_wire(self.zone) + struct.pack("!HH", _TYPE_SOA, _CLASS_IN)
+        self._pre = bytearray()
+        self._upd = bytearray()
         self._suffix = "." + self.zone
 
-    def _owner(self, name: str, out: bytearray, base: int) -> None:
-        ptr = self._names.get(name)
-        if ptr is not None:
-            out += _PTR.pack(0xC000 | ptr)
-            return
+    def _owner(self, name: str) -> bytes:
+        if name == self.zone:
+            return _PTR.pack(0xC000 | 12)
         if not name.endswith(self._suffix):
             raise RecordError(f"{name} is not inside zone {self.zone}")
-        offset = base + len(out)
-        prefix = name[: -len(self._suffix)]
-        for label in prefix.split("."):
+        out = bytearray()
+        for label in name[: -len(self._suffix)].split("."):
             raw = label.encode("ascii") if label.isascii() else b""
             if not raw or len(raw) > 63:
                 raise RecordError(f"{name!r} is not a valid domain name")
             out.append(len(raw))
             out += raw
         out += _PTR.pack(0xC000 | 12)
-        if offset < 0x3FFF:
-            self._names[name] = offset
+        return bytes(out)
+
+    @property
+    def size(self) -> int:
+        return 12 + len(self._zone) + len(self._pre) + len(self._upd)
 
     def add(self, change: Change) -> bool:
         """Append ``change``; False (and nothing appended) if the message would be too big."""
         name = change.name.lower()
         code = rdtype_code(change.rdtype)
         datas = [rdata_wire(change.rdtype, t) for t in change.rdatas]
-        out = bytearray()
-        base = len(self._body)
-        new_name = name not in self._names
-        self._owner(name, out, base)
-        out += _RR.pack(code, _CLASS_ANY, 0, 0)
+        owner = self._owner(name)
+        pre = owner + _RR.pack(code, _CLASS_NONE, 0, 0) if change.guard else b""
+        upd = bytearray(owner + _RR.pack(code, _CLASS_ANY, 0, 0))
         for rd in datas:
-            self._owner(name, out, base)
-            out += _RR.pack(code, _CLASS_IN, self.ttl, len(rd))
-            out += rd
-        if base + len(out) > self.budget:
-            if new_name:
-                self._names.pop(name, None)
+            upd += owner + _RR.pack(code, _CLASS_IN, self.ttl, len(rd)) + rd
+        if self.size + len(pre) + len(upd) > self.budget:
             if self.records:
                 return False
             raise RecordError(f"{name} {change.rdtype} alone exceeds the DNS message size")
-        self._body += out
+        self._pre += pre
+        self._upd += upd
         self.records += change.records
+        self.prerequisites += 1 if change.guard else 0
         return True
 
     def wire(self) -> bytes:
-        """The unsigned message (id 0, set by :func:`sign`): ZOCOUNT 1, UPCOUNT = records."""
-        struct.pack_into("!HHHHHH", self._body, 0, 0, _OPCODE_UPDATE, 1, 0, self.records, 0)
-        return bytes(self._body)
+        """The unsigned message (id 0, set by :func:`sign`)."""
+        head = struct.pack(
+            "!HHHHHH", 0, _OPCODE_UPDATE, 1, self.prerequisites, self.records, 0
+        )
+        return head + self._zone + bytes(self._pre) + bytes(self._upd)
 
 
 def sign(

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    String,
     and_,
     any_,
     bindparam,
@@ -46,7 +47,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from .. import domain
 from ..dnsrecords import RRset
@@ -68,6 +69,9 @@ class OutboxRow:
     rdtype: str
     rdatas: tuple[str, ...]
     attempts: int
+    reason: str = ""
+    published: bool = False
+    """Some earlier row of this (name, rdtype) was sent successfully: the RRset is ours."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,14 +158,33 @@ def claim(
             update(o)
             .where(o.id.in_(ids))
             .values(claimed_by=owner[:128], claimed_until=now + dt.timedelta(seconds=lease))
-            .returning(o.id, o.zone, o.name, o.rdtype, o.rdatas, o.attempts)
+            .returning(o.id, o.zone, o.name, o.rdtype, o.rdatas, o.attempts, o.reason)
         )
-        rows = [  # Core rows as tuples: this loop runs for every row we publish
-            OutboxRow(rid, zone or "", name, rdtype, tuple(rdatas or ()), attempts)
-            for rid, zone, name, rdtype, rdatas, attempts in s.connection().execute(stmt)
+        got = sorted(s.connection().execute(stmt))  # RETURNING order is not defined
+        ours = _published(s, store, sorted({r[2] for r in got}))
+        return [  # plain tuples: this loop runs for every row we publish
+            OutboxRow(rid, zone or "", name, rdtype, tuple(rdatas or ()), attempts, reason,
+                      (name, rdtype) in ours)
+            for rid, zone, name, rdtype, rdatas, attempts, reason in got
         ]
-        rows.sort(key=lambda r: r.id)  # RETURNING order is not defined
-        return rows
+
+
+def _published(s: Session, store: Store, names: Sequence[str]) -> set[tuple[str, str]]:
+    """(name, rdtype) pairs among ``names`` that some done, sent row published."""
+    o = DnsOutbox
+    out: set[tuple[str, str]] = set()
+    if not names:
+        return out
+    if store.is_postgresql:
+        conds = [o.name == any_(bindparam(None, list(names), type_=ARRAY(String)))]
+    else:
+        conds = [o.name.in_(names[i : i + 900]) for i in range(0, len(names), 900)]
+    for cond in conds:
+        q = select(o.name, o.rdtype).where(
+            cond, o.done_at.is_not(None), o.zone.is_not(None)
+        ).distinct()
+        out.update((n, t) for n, t in s.connection().execute(q))
+    return out
 
 
 def _id_sets(store: Store, ids: Sequence[int]) -> Iterable[ColumnElement[bool]]:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import dns.message
 import dns.rcode
+import dns.rdataclass
 import dns.tsig
 import dns.update
 import pytest
@@ -38,16 +39,17 @@ def key(tmp_path: Path) -> dns.tsig.Key:
     ],
 )
 def test_builder_matches_dnspython(name: str, rdtype: str, rdatas: tuple[str, ...]) -> None:
-    b = wire.UpdateBuilder(ZONE, 300)
-    assert b.add(wire.Change(name, rdtype, rdatas))
-    ref = dns.update.UpdateMessage(ZONE, id=0)
-    if rdatas:
-        ref.replace(name, 300, rdtype, *rdatas)
-    else:
-        ref.delete(name, rdtype)
-    assert dns.message.from_wire(b.wire()) == dns.message.from_wire(ref.to_wire())
-    if rdtype != "PTR":  # dnspython compresses PTR targets, we do not: both are valid
-        assert b.wire() == ref.to_wire()
+    for guard in (False, True):
+        b = wire.UpdateBuilder(ZONE, 300)
+        assert b.add(wire.Change(name, rdtype, rdatas, guard=guard))
+        ref = dns.update.UpdateMessage(ZONE, id=0)
+        if guard:
+            ref.absent(name, rdtype)
+        if rdatas:
+            ref.replace(name, 300, rdtype, *rdatas)
+        else:
+            ref.delete(name, rdtype)
+        assert dns.message.from_wire(b.wire()) == dns.message.from_wire(ref.to_wire())
 
 
 def test_signed_message_verifies_and_respects_the_size_limit(tmp_path: Path) -> None:
@@ -76,24 +78,43 @@ def test_bad_records_are_refused_before_sending() -> None:
 
 def test_batches_keep_the_newest_value_and_settle_every_row() -> None:
     rows = [
-        OutboxRow(1, ZONE, "a.example.com.", "AAAA", ("2001:db8::1",), 0),
-        OutboxRow(2, ZONE, "b.example.com.", "AAAA", ("2001:db8::2",), 0),
-        OutboxRow(3, ZONE, "a.example.com.", "AAAA", (), 0),
+        OutboxRow(1, ZONE, "a.example.com.", "AAAA", ("2001:db8::1",), 0, published=True),
+        OutboxRow(2, ZONE, "b.example.com.", "AAAA", ("2001:db8::2",), 0, published=True),
+        OutboxRow(3, ZONE, "a.example.com.", "AAAA", (), 0, published=True),
         OutboxRow(4, ZONE, "c.example.org.", "AAAA", ("2001:db8::4",), 0),
     ]
-    out, bad = plan.batches(rows, 300, 400)
-    assert [r.id for rs, _ in bad for r in rs] == [4]
+    out, bad, nothing = plan.batches(rows, 300, 400)
+    assert [r.id for rs, _ in bad for r in rs] == [4] and nothing == []
     (batch, _w), = out
-    assert [(c.name, c.rdatas) for c in batch.changes] == [
-        ("b.example.com.", ("2001:db8::2",)), ("a.example.com.", ())
+    assert [(c.name, c.rdatas, c.guard) for c in batch.changes] == [
+        ("b.example.com.", ("2001:db8::2",), False), ("a.example.com.", (), False)
     ]
     assert sorted(r.id for r in batch.all_rows) == [1, 2, 3]
+
+
+def test_first_publications_are_guarded_and_foreign_deletes_not_sent() -> None:
+    rows = [
+        OutboxRow(1, ZONE, "new.example.com.", "AAAA", ("2001:db8::1",), 0),
+        OutboxRow(2, ZONE, "gone.example.com.", "AAAA", (), 0),
+        OutboxRow(3, ZONE, "fix.example.com.", "AAAA", ("2001:db8::3",), 0, reason="reconcile"),
+        OutboxRow(4, ZONE, "old.example.com.", "AAAA", (), 0, reason="reconcile"),
+    ]
+    out, _, nothing = plan.batches(rows, 300, 400)
+    assert [r.id for r in nothing] == [2]
+    (batch, w), = out
+    assert [(c.name, c.guard) for c in batch.changes] == [
+        ("new.example.com.", True), ("fix.example.com.", False), ("old.example.com.", False)
+    ]
+    pre = dns.message.from_wire(w).prerequisite  # type: ignore[attr-defined]
+    assert [(rr.name.to_text(), rr.deleting) for rr in pre] == [
+        ("new.example.com.", dns.rdataclass.NONE)
+    ]
 
 
 def test_batches_respect_the_record_limit() -> None:
     rows = [OutboxRow(i, ZONE, f"h{i}.example.com.", "AAAA", ("2001:db8::1",), 0)
             for i in range(1000)]
-    out, _ = plan.batches(rows, 300, 400)
+    out, _, _ = plan.batches(rows, 300, 400)
     assert [len(b.changes) for b, _ in out] == [200] * 5
 
 
