@@ -38,6 +38,8 @@ T = TypeVar("T")
 MAX_SPLIT_DEPTH = 4
 """A refused batch is halved at most this often (<= 16 parts) to isolate a bad record."""
 
+NOT_OURS = "NOTSENT: delete of an RRset we never published; whatever is there is not ours"
+
 ROWS = Counter("mip6bs_dns_rows_total", "Outbox rows settled by the publisher", ["result"])
 MESSAGES = Counter("mip6bs_dns_updates_total", "UPDATE messages sent", ["result"])
 
@@ -141,27 +143,29 @@ class Publisher:
         if not rows:
             return result
         done: list[OutboxRow] = []
+        skipped: list[OutboxRow] = []
         failed: list[tuple[list[OutboxRow], str]] = []
         try:
             batches, bad, nothing = plan.batches(rows, self.cfg.ttl, self.cfg.batch_size)
             failed.extend(bad)
-            done.extend(nothing)
+            skipped.extend(nothing)
             await asyncio.gather(
                 *(self._send(b, w, 0, done, failed, result) for b, w in batches)
             )
         except BaseException:
-            settled = {r.id for r in done} | {r.id for rs, _ in failed for r in rs}
+            settled = {r.id for r in done + skipped} | {r.id for rs, _ in failed for r in rs}
             left = [r.id for r in rows if r.id not in settled]
-            await asyncio.shield(self._in_db(self._settle, done, failed, left))
+            await asyncio.shield(self._in_db(self._settle, done, skipped, failed, left))
             raise
+        settle = self._in_db(self._settle, done, skipped, failed, [])
         if settling is None:
-            await self._in_db(self._settle, done, failed, [])
+            await settle
         else:
             while settling:
                 await settling.pop()
-            settling.append(asyncio.create_task(self._in_db(self._settle, done, failed, [])))
-        result.done = len(done)
-        result.done_ids = [r.id for r in done]
+            settling.append(asyncio.create_task(settle))
+        result.done = len(done) + len(skipped)
+        result.done_ids = [r.id for r in done + skipped]
         result.failed = sum(len(rs) for rs, _ in failed)
         for rs, err in failed:
             kind = err.split(":", 1)[0]
@@ -169,11 +173,18 @@ class Publisher:
         return result
 
     def _settle(
-        self, done: list[OutboxRow], failed: list[tuple[list[OutboxRow], str]], left: list[int]
+        self,
+        done: list[OutboxRow],
+        skipped: list[OutboxRow],
+        failed: list[tuple[list[OutboxRow], str]],
+        left: list[int],
     ) -> None:
         if done:
             dnsoutbox.mark_done(self.store, [r.id for r in done])
             ROWS.labels("done").inc(len(done))
+        if skipped:
+            dnsoutbox.mark_not_sent(self.store, [r.id for r in skipped], NOT_OURS)
+            ROWS.labels("not_sent").inc(len(skipped))
         for rows, error in failed:
             dnsoutbox.mark_failed(
                 self.store, rows, error, self.cfg.backoff_initial, self.cfg.backoff_cap

@@ -170,7 +170,7 @@ def claim(
 
 
 def _published(s: Session, store: Store, names: Sequence[str]) -> set[tuple[str, str]]:
-    """(name, rdtype) pairs among ``names`` that some done, sent row published."""
+    """(name, rdtype) pairs among ``names`` that some sent row published (done, no error)."""
     o = DnsOutbox
     out: set[tuple[str, str]] = set()
     if not names:
@@ -181,7 +181,7 @@ def _published(s: Session, store: Store, names: Sequence[str]) -> set[tuple[str,
         conds = [o.name.in_(names[i : i + 900]) for i in range(0, len(names), 900)]
     for cond in conds:
         q = select(o.name, o.rdtype).where(
-            cond, o.done_at.is_not(None), o.zone.is_not(None)
+            cond, o.done_at.is_not(None), o.zone.is_not(None), o.last_error.is_(None)
         ).distinct()
         out.update((n, t) for n, t in s.connection().execute(q))
     return out
@@ -203,14 +203,31 @@ def _id_sets(store: Store, ids: Sequence[int]) -> Iterable[ColumnElement[bool]]:
 
 
 def mark_done(store: Store, ids: Sequence[int], now: dt.datetime | None = None) -> None:
-    """The rows' changes are in DNS: close them."""
+    """The rows' changes are in DNS: close them (a done row without error = published)."""
     now = _now(now)
     with store.session() as s:
         for cond in _id_sets(store, ids):
             s.connection().execute(
                 update(DnsOutbox)
                 .where(cond)
-                .values(done_at=now, claimed_by=None, claimed_until=None)
+                .values(done_at=now, claimed_by=None, claimed_until=None, last_error=None)
+            )
+
+
+def mark_not_sent(
+    store: Store, ids: Sequence[int], why: str, now: dt.datetime | None = None
+) -> None:
+    """Close rows that needed no UPDATE; ``why`` stays in ``last_error`` for the record.
+
+    Such rows do not count as published (see :func:`_published`).
+    """
+    now = _now(now)
+    with store.session() as s:
+        for cond in _id_sets(store, ids):
+            s.connection().execute(
+                update(DnsOutbox)
+                .where(cond)
+                .values(done_at=now, claimed_by=None, claimed_until=None, last_error=why)
             )
 
 
@@ -356,10 +373,19 @@ def status(store: Store) -> OutboxStatus:
 
 
 def owned_names(store: Store, zone: str) -> set[tuple[str, str]]:
-    """Every (name, rdtype) the outbox ever asked for in ``zone``: names we own."""
+    """Every (name, rdtype) we ever published in ``zone``: names we own.
+
+    A row that was sent and marked done without error counts; a row that never
+    got through (say, refused by our first-publication guard) does not, so
+    reconciliation never deletes records someone else created.
+    """
     o = DnsOutbox
     with store.session() as s:
-        q = select(o.name, o.rdtype).where(o.zone == zone).distinct()
+        q = (
+            select(o.name, o.rdtype)
+            .where(o.zone == zone, o.done_at.is_not(None), o.last_error.is_(None))
+            .distinct()
+        )
         return {(n, t) for n, t in s.execute(q)}
 
 

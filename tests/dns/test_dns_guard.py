@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dns.query
+import dns.update
 from bind_named import FORWARD, REVERSE6, Named
 from dnshelp import ACTOR, flush, setup_network
 from sqlalchemy import select
@@ -10,6 +12,7 @@ from bootstrap.config import Settings
 from bootstrap.services import dnsoutbox, home_agents, subscribers
 from bootstrap.store.engine import Store
 from bootstrap.store.models import DnsOutbox
+from dns_updater import keyfile
 from dns_updater.reconcile import reconcile
 from dns_updater.service import make_publisher
 
@@ -44,3 +47,30 @@ async def test_foreign_name_is_left_alone_until_reconcile_takes_it_over(
     assert rep.remaining == 0 and dnsoutbox.pending_count(sqlite_store) == 0
     assert named.query("www.example.com.", "AAAA") == [str(www.hoas[0])]
     assert named.query("www.example.com.", "TXT") == ['"operator data"']
+
+
+async def test_never_published_rrset_is_not_deleted_or_reconciled_away(
+    sqlite_store: Store, sq_settings: Settings, named: Named
+) -> None:
+    setup_network(sqlite_store, sq_settings, (FORWARD, REVERSE6))
+    edit = dns.update.UpdateMessage(FORWARD)  # the operator's own host, added by hand
+    edit.replace("mail.example.com.", 300, "AAAA", "2001:db8::25")
+    edit.use_tsig(keyfile.load(str(named.key_file)))
+    assert dns.query.tcp(edit, named.host, port=named.port, timeout=5).rcode() == 0
+
+    mail = subscribers.enroll(sqlite_store, sq_settings, ACTOR, "mail@example.com").subscriber
+    assert (await flush(sqlite_store, sq_settings)).errors == {"YXRRSET": 1}
+    assert named.dig(mail.hoas[0].reverse_pointer, "PTR") == ["mail.example.com."]
+    subscribers.revoke(sqlite_store, sq_settings, ACTOR, "mail@example.com")
+    res = await flush(sqlite_store, sq_settings)
+    assert res.failed == 0 and dnsoutbox.pending_count(sqlite_store) == 0
+    assert named.query("mail.example.com.", "AAAA") == ["2001:db8::25"]
+    assert named.dig(mail.hoas[0].reverse_pointer, "PTR") == []
+
+    pub = make_publisher(sq_settings, sqlite_store)
+    try:
+        rep = await reconcile(sqlite_store, sq_settings, pub)
+    finally:
+        await pub.close()
+    assert rep.differences == []
+    assert named.query("mail.example.com.", "AAAA") == ["2001:db8::25"]
