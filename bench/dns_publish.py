@@ -23,6 +23,7 @@ import contextlib
 import dataclasses
 import ipaddress
 import os
+import secrets
 import socket
 import statistics
 import subprocess
@@ -162,7 +163,7 @@ def main() -> None:
 def temporary_pg() -> Iterator[str]:
     import psycopg
 
-    name = f"mip6bs_bench_{os.getpid()}"
+    name = f"mip6bs_bench_dns_{os.getpid()}_{secrets.token_hex(3)}"
     with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres",
                          autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
