@@ -64,11 +64,13 @@ _RCODE_TEXT: dict[int, tuple[Kind, str]] = {
 class UpdateFailure(Exception):
     """An UPDATE was not applied; ``kind`` says why, ``str()`` is the sentence."""
 
-    def __init__(self, kind: Kind, zone: str, server: str, detail: str) -> None:
+    def __init__(
+        self, kind: Kind, zone: str, server: str, detail: str, action: str = "update"
+    ) -> None:
         self.kind = kind
         self.zone = zone
         self.server = server
-        super().__init__(f"{kind}: update of zone {zone} at {server}: {detail}")
+        super().__init__(f"{kind}: {action} of zone {zone} at {server}: {detail}")
 
     @property
     def retry_by_split(self) -> bool:
@@ -85,10 +87,19 @@ def from_rcode(rcode: int, zone: str, server: str) -> UpdateFailure | None:
     return UpdateFailure(kind, zone, server, text)
 
 
-def from_exception(exc: BaseException, zone: str, server: str) -> UpdateFailure:
-    """Map a transport or dnspython exception to a failure."""
+def from_exception(
+    exc: BaseException, zone: str, server: str, action: str = "update"
+) -> UpdateFailure:
+    """Map a transport or dnspython exception to a failure of ``action`` (update, transfer)."""
     if isinstance(exc, UpdateFailure):
         return exc
+    failure = _from_exception(exc, zone, server)
+    if action == "update":
+        return failure
+    return UpdateFailure(failure.kind, zone, server, str(failure).split(": ", 2)[2], action)
+
+
+def _from_exception(exc: BaseException, zone: str, server: str) -> UpdateFailure:
     if isinstance(exc, dns.tsig.PeerBadSignature):
         return UpdateFailure(
             Kind.BADSIG, zone, server,

@@ -55,9 +55,7 @@ def fetch_zone(
             f"allow-transfer must name our TSIG key"
         ) from None
     except (OSError, dns.exception.DNSException, EOFError) as exc:
-        raise TransferFailed(
-            f"zone transfer of {zone} failed: {from_exception(exc, zone, f'{host}:{port}')}"
-        ) from None
+        raise TransferFailed(str(from_exception(exc, zone, f"{host}:{port}", "transfer"))) from None
     return {k: tuple(sorted(set(v))) for k, v in have.items()}
 
 
