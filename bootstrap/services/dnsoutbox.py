@@ -163,8 +163,16 @@ def claim(
         got = sorted(s.connection().execute(stmt))  # RETURNING order is not defined
         ours = _published(s, store, sorted({r[2] for r in got}))
         return [  # plain tuples: this loop runs for every row we publish
-            OutboxRow(rid, zone or "", name, rdtype, tuple(rdatas or ()), attempts, reason,
-                      (name, rdtype) in ours)
+            OutboxRow(
+                rid,
+                zone or "",
+                name,
+                rdtype,
+                tuple(rdatas or ()),
+                attempts,
+                reason,
+                (name, rdtype) in ours,
+            )
             for rid, zone, name, rdtype, rdatas, attempts, reason in got
         ]
 
@@ -180,9 +188,11 @@ def _published(s: Session, store: Store, names: Sequence[str]) -> set[tuple[str,
     else:
         conds = [o.name.in_(names[i : i + 900]) for i in range(0, len(names), 900)]
     for cond in conds:
-        q = select(o.name, o.rdtype).where(
-            cond, o.done_at.is_not(None), o.zone.is_not(None), o.last_error.is_(None)
-        ).distinct()
+        q = (
+            select(o.name, o.rdtype)
+            .where(cond, o.done_at.is_not(None), o.zone.is_not(None), o.last_error.is_(None))
+            .distinct()
+        )
         out.update((n, t) for n, t in s.connection().execute(q))
     return out
 
