@@ -58,8 +58,9 @@ def run(url: str, workdir: Path, count: int, batch: int) -> dict[str, float]:
     credentials.fernet(settings)
     networks.add(store, ACTOR, "example.com", "2001:db8:1::/48", "198.51.100.0/24")
     for i in range(1, 5):
-        home_agents.add(store, ACTOR, f"ha{i}.example.com", "example.com", f"2001:db8:1::{i}",
-                        capacity=count)
+        home_agents.add(
+            store, ACTOR, f"ha{i}.example.com", "example.com", f"2001:db8:1::{i}", capacity=count
+        )
     alloc_times: list[float] = []
     enroll_times: list[float] = []
     orig_alloc, orig_enroll = allocation.allocate_v6, subscribers.enroll_in
@@ -70,7 +71,8 @@ def run(url: str, workdir: Path, count: int, batch: int) -> dict[str, float]:
         result = bulk.import_rows(store, settings, ACTOR, rows(count), batch)
         elapsed = time.perf_counter() - t0
     finally:
-        allocation.allocate_v6, subscribers.enroll_in = orig_alloc, orig_enroll  # type: ignore[assignment]
+        allocation.allocate_v6 = orig_alloc  # type: ignore[assignment]
+        subscribers.enroll_in = orig_enroll  # type: ignore[assignment]
     assert result.enrolled == count, result.rejected[:5]
     store.dispose()
     w = min(WINDOW, count)
@@ -86,12 +88,12 @@ def run(url: str, workdir: Path, count: int, batch: int) -> dict[str, float]:
 
 def pg_database() -> tuple[str, Callable[[], None]]:
     name = f"mip6bs_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True) as c:
+    admin = {"host": "127.0.0.1", "user": "postgres", "dbname": "postgres", "autocommit": True}
+    with psycopg.connect(**admin) as c:  # type: ignore[arg-type]
         c.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
 
     def drop() -> None:
-        with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres",
-                             autocommit=True) as c:
+        with psycopg.connect(**admin) as c:  # type: ignore[arg-type]
             c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
 
     return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", drop
@@ -105,8 +107,10 @@ def main() -> None:
     args = ap.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     print(f"enrolling {args.count} subscribers per backend, batches of {args.batch}")
-    print(f"{'backend':<11} {'seconds':>8} {'subs/s':>8} {'alloc first':>12} {'alloc last':>11}"
-          f" {'ratio':>6} {'enroll first':>13} {'enroll last':>12} {'ratio':>6}")
+    print(
+        f"{'backend':<11} {'seconds':>8} {'subs/s':>8} {'alloc first':>12} {'alloc last':>11}"
+        f" {'ratio':>6} {'enroll first':>13} {'enroll last':>12} {'ratio':>6}"
+    )
     for backend in backends:
         with tempfile.TemporaryDirectory() as tmp:
             drop: Callable[[], None] = lambda: None  # noqa: E731
@@ -118,10 +122,13 @@ def main() -> None:
                 r = run(url, Path(tmp), args.count, args.batch)
             finally:
                 drop()
-        print(f"{backend:<11} {r['seconds']:8.1f} {r['per_s']:8.0f} {r['alloc_first_us']:10.0f}us"
-              f" {r['alloc_last_us']:9.0f}us {r['alloc_last_us'] / r['alloc_first_us']:6.2f}"
-              f" {r['enroll_first_us']:11.0f}us {r['enroll_last_us']:10.0f}us"
-              f" {r['enroll_last_us'] / r['enroll_first_us']:6.2f}", flush=True)
+        print(
+            f"{backend:<11} {r['seconds']:8.1f} {r['per_s']:8.0f} {r['alloc_first_us']:10.0f}us"
+            f" {r['alloc_last_us']:9.0f}us {r['alloc_last_us'] / r['alloc_first_us']:6.2f}"
+            f" {r['enroll_first_us']:11.0f}us {r['enroll_last_us']:10.0f}us"
+            f" {r['enroll_last_us'] / r['enroll_first_us']:6.2f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

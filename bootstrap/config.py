@@ -80,7 +80,7 @@ class Dhcp6Config:
     links: list[str] = field(default_factory=list)
     """VDINF link bindings "<selector>=<network>": if:<iface>, ifid:<interface-id> or a prefix."""
     rsoo_codes: list[int] = field(default_factory=list)
-    """Relay-supplied (RFC 6422 RSOO) option codes to use, e.g. [50, 69, 70]; empty = ignore RSOO."""
+    """Relay-supplied (RFC 6422 RSOO) option codes to use, e.g. [50, 69, 70]; empty: ignore RSOO."""
     hop_limit: int = 8
     """Relay-forward messages with a larger hop count or deeper nesting are dropped."""
     rate_limit: float = 20.0

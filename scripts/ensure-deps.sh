@@ -8,7 +8,8 @@ packages=(
     postgresql                                     # the shared store
     bind9 bind9-dnsutils                           # named, nsupdate, dig, tsig-keygen
     strongswan-charon strongswan-swanctl           # charon, swanctl
-    libstrongswan-extra-plugins libcharon-extra-plugins
+    libstrongswan-standard-plugins libstrongswan-extra-plugins
+    libcharon-extauth-plugins libcharon-extra-plugins
     freeradius freeradius-postgresql freeradius-utils
     isc-dhcp-client                                # dhclient as a real DHCP client
     kea-dhcp6-server kea-dhcp4-server              # the DHCP peer benchmarks compare with

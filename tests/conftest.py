@@ -10,7 +10,6 @@ need it; nothing is skipped.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import os
 import secrets
@@ -19,11 +18,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from store_helpers import add_example, make_settings
 
-from bootstrap import config, migrate
+from bootstrap import migrate
 from bootstrap.config import Settings
-from bootstrap.services import home_agents, networks
-from bootstrap.services.actor import Actor
 from bootstrap.store.engine import Store
 
 PG_HOST = os.environ.get("BOOTSTRAP_TEST_PG_HOST", "127.0.0.1")
@@ -31,8 +29,6 @@ PG_PORT = int(os.environ.get("BOOTSTRAP_TEST_PG_PORT", "5432"))
 PG_USER = os.environ.get("BOOTSTRAP_TEST_PG_USER", "postgres")
 RUN_ID = f"{os.getpid()}_{secrets.token_hex(3)}"
 _counter = itertools.count()
-
-TEST_ACTOR = Actor("pytest", "cli")
 
 
 def pg_admin() -> psycopg.Connection[tuple[object, ...]]:
@@ -112,32 +108,10 @@ def store(request: pytest.FixtureRequest) -> Store:
     return value
 
 
-def make_settings(tmp_path: Path, url: str) -> Settings:
-    s = config.from_mapping({}, tmp_path, "test")
-    return dataclasses.replace(s, database=dataclasses.replace(s.database, url=url))
-
-
 @pytest.fixture
 def settings(tmp_path: Path, store: Store) -> Settings:
     """Settings whose files live in ``tmp_path`` and whose database is ``store``."""
     return make_settings(tmp_path, store.url)
-
-
-def add_example(
-    store: Store,
-    settings: Settings | None = None,
-    domain: str = "example.com",
-    prefix: str = "2001:db8:1::/64",
-    ipv4_pool: str | None = "192.0.2.0/24",
-    zones: tuple[str, ...] = (),
-    agents: tuple[tuple[str, str, str | None], ...] = (
-        ("ha1.example.com", "2001:db8:1::1", "192.0.2.1"),
-    ),
-) -> None:
-    """An example network with its home agents, through the service layer."""
-    networks.add(store, TEST_ACTOR, domain, prefix, ipv4_pool, zones)
-    for fqdn, addr, v4 in agents:
-        home_agents.add(store, TEST_ACTOR, fqdn, domain, addr, v4, settings=settings)
 
 
 @pytest.fixture

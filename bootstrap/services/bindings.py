@@ -314,8 +314,13 @@ def assignments(store: Store, identities: Iterable[str]) -> dict[str, Assignment
     out: dict[str, Assignment] = {}
     with store.session() as s:
         q = (
-            select(Subscriber.identity, Subscriber.fqdn, Subscriber.updated_at,
-                   HomeAgent.fqdn, HomeAgent.address)
+            select(
+                Subscriber.identity,
+                Subscriber.fqdn,
+                Subscriber.updated_at,
+                HomeAgent.fqdn,
+                HomeAgent.address,
+            )
             .join(HomeAgent, HomeAgent.id == Subscriber.home_agent_id)
             .where(or_(Subscriber.identity.in_(wanted), Subscriber.fqdn.in_(wanted)))
         )

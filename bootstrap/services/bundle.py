@@ -60,7 +60,7 @@ def _setting_keys(fqdn: str) -> tuple[str, str]:
 def _issue_ha_cert(store: Store, settings: Settings, fqdn: str, domain: str) -> tuple[str, bytes]:
     # the CA loader is the one the credentials module uses for client certificates
     with store.session() as s:
-        ca_cert, ca_key = credentials._load_ca(s, settings)
+        ca_cert, ca_key = credentials.load_ca(s, settings)
     key = ec.generate_private_key(ec.SECP256R1())
     now = utcnow()
     cert = (
@@ -193,7 +193,10 @@ class MnBundleInput:
 
 
 def mn_bundle_input(
-    store: Store, settings: Settings, identity: str, mode: str | None = None,
+    store: Store,
+    settings: Settings,
+    identity: str,
+    mode: str | None = None,
     fqdn_id: bool = False,
 ) -> MnBundleInput:
     """Read what :func:`mn_bundle` needs for ``identity`` from the store."""
@@ -219,9 +222,7 @@ def mn_bundle_input(
         if ha is None:
             raise NotFound(f"subscriber {row.identity!r} has no home agent")
         creds = _creds(settings, row, with_key=True)
-        return MnBundleInput(
-            creds, ha.fqdn, ha.address, ca_pem, mode, row.network.domain, fqdn_id
-        )
+        return MnBundleInput(creds, ha.fqdn, ha.address, ca_pem, mode, row.network.domain, fqdn_id)
 
 
 def _q(value: str) -> str:

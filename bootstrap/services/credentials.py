@@ -167,7 +167,7 @@ def ca_cert_pem(store: Store) -> str | None:
         return row.value if row is not None else None
 
 
-def _load_ca(
+def load_ca(
     session: Session, settings: Settings
 ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     cert_row = session.get(Setting, CA_CERT_KEY)
@@ -183,7 +183,7 @@ def _load_ca(
 
 def issue_certificate(session: Session, settings: Settings, identity: str, fqdn: str) -> IssuedCert:
     """A client certificate naming ``identity`` (rfc822Name, CN) and ``fqdn`` (dNSName)."""
-    ca_cert, ca_key = _load_ca(session, settings)
+    ca_cert, ca_key = load_ca(session, settings)
     key = ec.generate_private_key(ec.SECP256R1())
     now = utcnow()
     serial = x509.random_serial_number()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+from pathlib import Path
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -99,7 +100,12 @@ def set_state(
     state: domain.HAState,
     settings: Settings | None = None,
 ) -> domain.HomeAgent:
-    """Move an HA to ``state``; a drained or down HA is no longer offered."""
+    """Move an HA to ``state``; a drained or down HA is no longer offered.
+
+    Draining or marking down also reassigns the HA's subscribers to the other
+    live HAs of the network (:mod:`.reassign`), so DHCP, DNS and the other
+    HAs' bridges agree; the drained HA's bridge then redirects live MNs.
+    """
     with store.session() as s:
         row = row_by_fqdn(s, fqdn)
         before = row.state
@@ -109,7 +115,20 @@ def set_state(
         versions.bump(s, versions.TOPOLOGY)
         audit.record(s, actor, f"ha.{state.value}", row.fqdn, before=before)
         outbox.enqueue_network(s, net, settings, f"ha.{state.value}", utcnow())
-        return views.home_agent(row, net.domain)
+        result = views.home_agent(row, net.domain)
+    if state is not domain.HAState.ACTIVE:
+        # Subscribers follow in a second transaction; repeating the command repeats it.
+        from . import reassign
+
+        reassign.reassign_from(store, settings or _defaults(), actor, fqdn)
+        result = get(store, fqdn)
+    return result
+
+
+def _defaults() -> Settings:
+    from ..config import from_mapping
+
+    return from_mapping({}, Path.cwd(), "defaults")
 
 
 def drain(

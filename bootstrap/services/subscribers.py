@@ -25,7 +25,7 @@ from ..config import Settings
 from ..errors import Conflict, Exhausted, NotFound, ValidationError
 from ..store.engine import Store
 from ..store.models import Binding, HomeAgent, Network, Subscriber, utcnow
-from . import allocation, audit, credentials, networks, outbox, validate, versions, views
+from . import allocation, audit, credentials, networks, outbox, radius, validate, versions, views
 from .actor import Actor
 
 _rng = random.SystemRandom()
@@ -99,6 +99,16 @@ def _choose_ha(
     raise Exhausted(f"could not claim a home agent slot in network {net.domain!r}; try again")
 
 
+def _refuse_infrastructure_name(session: Session, name: str) -> None:
+    """An MN's FQDN must not be a network domain (the HAs' shared IKE identity) or an HA's name."""
+    if session.scalars(select(Network.id).where(Network.domain == name)).first() is not None:
+        raise Conflict(
+            f"fqdn {name!r} is a home network's domain; give the subscriber its own name"
+        )
+    if session.scalars(select(HomeAgent.id).where(HomeAgent.fqdn == name)).first() is not None:
+        raise Conflict(f"fqdn {name!r} is a home agent's name; give the subscriber its own name")
+
+
 def _publish_now(settings: Settings) -> bool:
     return settings.dns.publish == "enroll"
 
@@ -132,6 +142,7 @@ def enroll_in(
         if clash.identity == ident:
             raise Conflict(f"subscriber {ident!r} is already enrolled")
         raise Conflict(f"fqdn {name!r} already belongs to another subscriber")
+    _refuse_infrastructure_name(session, name)
     ha, agents = _choose_ha(session, net, settings)
     now = utcnow()
     secret = None
@@ -149,6 +160,7 @@ def enroll_in(
     if method is domain.AuthMethod.EAP:
         secret = credentials.new_eap_secret()
         row.secret_enc = credentials.encrypt(settings, secret.encode())
+        row.nt_hash = radius.nt_hash(secret)  # what FreeRADIUS checks EAP-MSCHAPv2 against
         row.credential_ref = "eap-secret"
     else:
         issued = credentials.issue_certificate(session, settings, ident, name)

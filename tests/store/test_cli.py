@@ -26,7 +26,10 @@ class Ctl:
     def __call__(self, *args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
         r = subprocess.run(
             [BOOTSTRAPCTL, "--config", str(self.config), *args],
-            capture_output=True, text=True, timeout=120, cwd=self.tmp,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=self.tmp,
             env={**os.environ, "BOOTSTRAP_DATABASE_URL": ""},
         )
         assert r.returncode == code, (args, r.stdout, r.stderr)
@@ -54,14 +57,42 @@ def test_contract_end_to_end(ctl: Ctl) -> None:
     up = ctl.json("db", "upgrade")
     assert up["from"] is None and up["to"] == migrate.head_revision()
     assert "already at" in ctl("db", "upgrade").stdout  # idempotent
-    net = ctl.json("network", "add", "example.com", "--prefix", "2001:db8:1::/64",
-                   "--ipv4-pool", "192.0.2.0/24", "--zone", "example.com")
-    assert net == {"domain": "example.com", "prefix": "2001:db8:1::/64", "ipv4_pool": "192.0.2.0/24",
-                   "zones": ["example.com"], "ha_info": "both"}
+    net = ctl.json(
+        "network",
+        "add",
+        "example.com",
+        "--prefix",
+        "2001:db8:1::/64",
+        "--ipv4-pool",
+        "192.0.2.0/24",
+        "--zone",
+        "example.com",
+    )
+    assert net == {
+        "domain": "example.com",
+        "prefix": "2001:db8:1::/64",
+        "ipv4_pool": "192.0.2.0/24",
+        "zones": ["example.com"],
+        "ha_info": "both",
+    }
     assert [n["domain"] for n in ctl.json("network", "list")] == ["example.com"]
-    ha = ctl.json("ha", "add", "ha1.example.com", "--network", "example.com",
-                  "--address", "2001:db8:1::1", "--ipv4", "192.0.2.1",
-                  "--priority", "10", "--weight", "100", "--capacity", "10000")
+    ha = ctl.json(
+        "ha",
+        "add",
+        "ha1.example.com",
+        "--network",
+        "example.com",
+        "--address",
+        "2001:db8:1::1",
+        "--ipv4",
+        "192.0.2.1",
+        "--priority",
+        "10",
+        "--weight",
+        "100",
+        "--capacity",
+        "10000",
+    )
     assert ha["state"] == "active" and ha["address"] == "2001:db8:1::1"
     e = ctl.json("enroll", "mn@example.com", "--ipv4")
     assert e["identity"] == "mn@example.com" and e["fqdn"] == "mn.example.com"
@@ -93,7 +124,12 @@ def test_contract_end_to_end(ctl: Ctl) -> None:
     assert ctl.json("ha", "activate", "ha1.example.com")["state"] == "active"
     assert [h["fqdn"] for h in ctl.json("ha", "list")] == ["ha1.example.com"]
     actions = [a["action"] for a in ctl.json("audit", "--target", "mn@example.com")]
-    assert actions == ["subscriber.revoke", "subscriber.resume", "subscriber.suspend", "subscriber.enroll"]
+    assert actions == [
+        "subscriber.revoke",
+        "subscriber.resume",
+        "subscriber.suspend",
+        "subscriber.enroll",
+    ]
     human = ctl("show", "x@example.com").stdout
     assert "x1.example.com" in human and "ha1.example.com" in human
 
@@ -102,15 +138,30 @@ def test_usage_and_config_errors_are_one_sentence(tmp_path: Path) -> None:
     ctl = Ctl(tmp_path, f"sqlite:///{tmp_path / 's.db'}")
     ctl("frobnicate", code=2)
     ctl("enroll", code=2)
-    ctl("ha", "add", "ha1.example.com", "--network", "example.com", "--address", "x", "--priority", "ten", code=2)
+    ctl(
+        "ha",
+        "add",
+        "ha1.example.com",
+        "--network",
+        "example.com",
+        "--address",
+        "x",
+        "--priority",
+        "ten",
+        code=2,
+    )
     ctl.config.write_text("[database\nurl=1")
     r = ctl("list", code=2)
     assert "not valid TOML" in r.stderr
     ctl.config.write_text('[vici]\nassign = "magic"\n')
     r = ctl("list", code=2)
     assert "[vici] assign must be one of" in r.stderr
-    r = subprocess.run([BOOTSTRAPCTL, "--db", "postgresql+psycopg://nobody@127.0.0.1:1/none", "list"],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [BOOTSTRAPCTL, "--db", "postgresql+psycopg://nobody@127.0.0.1:1/none", "list"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert "store cannot be used" in r.stderr
 
@@ -121,8 +172,11 @@ def test_import_is_batched_reports_rejects_and_reruns(ctl: Ctl) -> None:
     ctl("ha", "add", "ha1.example.com", "--network", "example.com", "--address", "2001:db8:1::1")
     csv = ctl.tmp / "subs.csv"
     good = [f"mn{i}@example.com" for i in range(30)]
-    csv.write_text("identity,fqdn,network,auth\n" + "\n".join(good)
-                   + "\nbad identity\nmn99@example.org\nmn31@example.com,,,magic\n")
+    csv.write_text(
+        "identity,fqdn,network,auth\n"
+        + "\n".join(good)
+        + "\nbad identity\nmn99@example.org\nmn31@example.com,,,magic\n"
+    )
     r = ctl("import", str(csv), "--batch-size", "7", "--json", code=1)
     out = json.loads(r.stdout)
     assert out["enrolled"] == 30 and out["existing"] == 0

@@ -7,12 +7,11 @@ import multiprocessing as mp
 from pathlib import Path
 
 from sqlalchemy import func, select
+from store_helpers import TEST_ACTOR, add_example, make_settings
 
 from bootstrap.services import home_agents, subscribers
 from bootstrap.store.engine import Store
 from bootstrap.store.models import HomeAddress, Subscriber
-
-from conftest import TEST_ACTOR, add_example, make_settings
 
 PROCS = 4
 EACH = 500
@@ -32,7 +31,10 @@ def test_parallel_enrollment_gives_distinct_hoas(pg_store: Store, tmp_path: Path
     add_example(
         pg_store,
         settings,
-        agents=(("ha1.example.com", "2001:db8:1::1", None), ("ha2.example.com", "2001:db8:1::2", None)),
+        agents=(
+            ("ha1.example.com", "2001:db8:1::1", None),
+            ("ha2.example.com", "2001:db8:1::2", None),
+        ),
     )
     # the Fernet key file must exist before the workers race to create it
     from bootstrap.services import credentials

@@ -51,7 +51,9 @@ def test_missing_file(tmp_path: Path) -> None:
         config.load(tmp_path / "nope.toml")
 
 
-def test_environment_overrides_database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_environment_overrides_database_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("BOOTSTRAP_DATABASE_URL", "postgresql+psycopg://u@h/db")
     s = config.load(write(tmp_path, "[database]\nurl = 'sqlite:///x.db'\n"))
     assert s.database.url == "postgresql+psycopg://u@h/db"
@@ -82,5 +84,6 @@ def test_checked_in_example_is_current_and_every_key_documented() -> None:
         undocumented = [f.name for f in dataclasses.fields(cls) if f.name not in field_docs(cls)]
         assert undocumented == [], f"[{name}] keys without a docstring: {undocumented}"
     assert EXAMPLE.read_text() == render_example(), (
-        "bootstrap.toml.example is stale: run 'bootstrapctl config example > bootstrap.toml.example'"
+        "bootstrap.toml.example is stale: run"
+        " 'bootstrapctl config example > bootstrap.toml.example'"
     )

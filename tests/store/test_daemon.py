@@ -18,8 +18,13 @@ BOOTSTRAPD = Path(sys.executable).parent / "bootstrapd"
 def test_refuses_out_of_date_schema(tmp_path: Path) -> None:
     cfg = tmp_path / "b.toml"
     cfg.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "s.db"}"\n')
-    r = subprocess.run([BOOTSTRAPD, "--config", cfg], capture_output=True, text=True, timeout=60,
-                       env={**os.environ, "BOOTSTRAP_DATABASE_URL": ""})
+    r = subprocess.run(
+        [BOOTSTRAPD, "--config", cfg],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "BOOTSTRAP_DATABASE_URL": ""},
+    )
     assert r.returncode == 2
     assert "run 'bootstrapctl db upgrade'" in r.stderr and "Traceback" not in r.stderr
 
@@ -28,12 +33,14 @@ def test_runs_until_interrupted_and_exits_zero(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 's.db'}"
     migrate.upgrade(Store(url))
     cfg = tmp_path / "b.toml"
-    cfg.write_text(
-        f'[database]\nurl = "{url}"\n[dhcp6]\nenabled = false\n[web]\nenabled = false\n'
+    cfg.write_text(f'[database]\nurl = "{url}"\n[dhcp6]\nenabled = false\n[web]\nenabled = false\n')
+    p = subprocess.Popen(
+        [BOOTSTRAPD, "--config", cfg],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "BOOTSTRAP_DATABASE_URL": ""},
     )
-    p = subprocess.Popen([BOOTSTRAPD, "--config", cfg], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True,
-                         env={**os.environ, "BOOTSTRAP_DATABASE_URL": ""})
     try:
         assert p.stdout is not None
         deadline = time.monotonic() + 60

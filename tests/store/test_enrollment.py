@@ -10,6 +10,7 @@ import random
 import pytest
 from cryptography import x509
 from sqlalchemy import func, select
+from store_helpers import TEST_ACTOR, add_example
 
 from bootstrap.config import Settings
 from bootstrap.errors import Conflict, Exhausted, NotFound, ValidationError
@@ -25,8 +26,6 @@ from bootstrap.services import (
 )
 from bootstrap.store.engine import Store
 from bootstrap.store.models import DnsOutbox, HomeAddress, Subscriber
-
-from conftest import TEST_ACTOR, add_example
 
 PREFIX = ipaddress.IPv6Network("2001:db8:1::/64")
 
@@ -57,7 +56,9 @@ def test_duplicate_unknown_and_bad_input(example_store: Store, settings: Setting
     with pytest.raises(Conflict, match="already enrolled"):
         subscribers.enroll(example_store, settings, TEST_ACTOR, "mn@example.com")
     with pytest.raises(Conflict, match="fqdn"):
-        subscribers.enroll(example_store, settings, TEST_ACTOR, "other@example.com", fqdn="mn.example.com")
+        subscribers.enroll(
+            example_store, settings, TEST_ACTOR, "other@example.com", fqdn="mn.example.com"
+        )
     with pytest.raises(NotFound, match="network 'example.org'"):
         subscribers.enroll(example_store, settings, TEST_ACTOR, "mn@example.org")
     with pytest.raises(NotFound, match="does not exist"):
@@ -69,8 +70,12 @@ def test_duplicate_unknown_and_bad_input(example_store: Store, settings: Setting
 
 
 def test_ipv4_hoas_are_unique_and_pool_runs_out(store: Store, settings: Settings) -> None:
-    add_example(store, settings, ipv4_pool="192.0.2.0/29",
-                agents=(("ha1.example.com", "2001:db8:1::1", "192.0.2.1"),))
+    add_example(
+        store,
+        settings,
+        ipv4_pool="192.0.2.0/29",
+        agents=(("ha1.example.com", "2001:db8:1::1", "192.0.2.1"),),
+    )
     got = set()
     for i in range(5):  # /29 has 6 hosts, one is the HA's
         e = subscribers.enroll(store, settings, TEST_ACTOR, f"mn{i}@example.com", ipv4=True)
@@ -85,25 +90,50 @@ def test_ipv4_hoas_are_unique_and_pool_runs_out(store: Store, settings: Settings
         assert s.scalar(select(func.count(Subscriber.id))) == 5
 
 
-def test_ha_choice_skips_drained_and_full_and_follows_priority(store: Store, settings: Settings) -> None:
+def test_ha_choice_skips_drained_and_full_and_follows_priority(
+    store: Store, settings: Settings
+) -> None:
     networks.add(store, TEST_ACTOR, "example.com", "2001:db8:1::/64")
-    home_agents.add(store, TEST_ACTOR, "ha1.example.com", "example.com", "2001:db8:1::1", priority=10, capacity=2)
-    home_agents.add(store, TEST_ACTOR, "ha2.example.com", "example.com", "2001:db8:1::2", priority=20)
-    home_agents.add(store, TEST_ACTOR, "ha3.example.com", "example.com", "2001:db8:1::3", priority=5)
+    home_agents.add(
+        store,
+        TEST_ACTOR,
+        "ha1.example.com",
+        "example.com",
+        "2001:db8:1::1",
+        priority=10,
+        capacity=2,
+    )
+    home_agents.add(
+        store, TEST_ACTOR, "ha2.example.com", "example.com", "2001:db8:1::2", priority=20
+    )
+    home_agents.add(
+        store, TEST_ACTOR, "ha3.example.com", "example.com", "2001:db8:1::3", priority=5
+    )
     home_agents.drain(store, TEST_ACTOR, "ha3.example.com")
-    chosen = [subscribers.enroll(store, settings, TEST_ACTOR, f"mn{i}@example.com").home_agent.fqdn
-              for i in range(4)]
+    chosen = [
+        subscribers.enroll(store, settings, TEST_ACTOR, f"mn{i}@example.com").home_agent.fqdn
+        for i in range(4)
+    ]
     assert chosen == ["ha1.example.com", "ha1.example.com", "ha2.example.com", "ha2.example.com"]
     home_agents.drain(store, TEST_ACTOR, "ha2.example.com")
     with pytest.raises(Exhausted, match="no live home agent"):
         subscribers.enroll(store, settings, TEST_ACTOR, "late@example.com")
     home_agents.activate(store, TEST_ACTOR, "ha3.example.com")
-    assert subscribers.enroll(store, settings, TEST_ACTOR, "late@example.com").home_agent.fqdn == "ha3.example.com"
+    assert (
+        subscribers.enroll(store, settings, TEST_ACTOR, "late@example.com").home_agent.fqdn
+        == "ha3.example.com"
+    )
 
 
 def test_stale_heartbeat_makes_ha_not_live(store: Store, settings: Settings) -> None:
-    add_example(store, settings, agents=(("ha1.example.com", "2001:db8:1::1", None),
-                                         ("ha2.example.com", "2001:db8:1::2", None)))
+    add_example(
+        store,
+        settings,
+        agents=(
+            ("ha1.example.com", "2001:db8:1::1", None),
+            ("ha2.example.com", "2001:db8:1::2", None),
+        ),
+    )
     old = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
     home_agents.heartbeat(store, "ha1.example.com", old)
     home_agents.heartbeat(store, "ha2.example.com")
@@ -122,10 +152,15 @@ def test_suspend_resume_revoke_and_outbox(store: Store, settings: Settings) -> N
             q = select(DnsOutbox).where(DnsOutbox.name == name).order_by(DnsOutbox.id)
             return [(r.zone, r.rdtype, list(r.rdatas)) for r in s.scalars(q)]
 
-    assert rows("mn.example.com.") == [("example.com.", "AAAA", [hoa]),
-                                       ("example.com.", "A", [str(e.subscriber.hoa4)])]
+    assert rows("mn.example.com.") == [
+        ("example.com.", "AAAA", [hoa]),
+        ("example.com.", "A", [str(e.subscriber.hoa4)]),
+    ]
     v = versions.current(store)["subscribers"]
-    assert subscribers.suspend(store, settings, TEST_ACTOR, "mn@example.com").state.value == "suspended"
+    assert (
+        subscribers.suspend(store, settings, TEST_ACTOR, "mn@example.com").state.value
+        == "suspended"
+    )
     assert versions.current(store)["subscribers"] == v + 1
     assert rows("mn.example.com.")[-2:] == [("example.com.", "AAAA", []), ("example.com.", "A", [])]
     with pytest.raises(Conflict, match="already suspended"):
@@ -174,7 +209,9 @@ def test_revoked_hoa_is_quarantined(store: Store, settings: Settings) -> None:
         assert s.scalars(select(HomeAddress).where(HomeAddress.address == str(old))).first() is None
 
 
-def test_cert_enrollment_issues_a_certificate_for_the_identity(store: Store, settings: Settings) -> None:
+def test_cert_enrollment_issues_a_certificate_for_the_identity(
+    store: Store, settings: Settings
+) -> None:
     add_example(store, settings)
     with pytest.raises(NotFound, match="ca init"):
         subscribers.enroll(store, settings, TEST_ACTOR, "mn@example.com", auth="cert")
@@ -216,8 +253,14 @@ def test_overlapping_networks_and_bad_ha_address(store: Store, settings: Setting
         home_agents.add(store, TEST_ACTOR, "ha9.example.com", "example.com", "2001:db8:9::1")
     with pytest.raises(ValidationError, match="reserved anycast"):
         home_agents.add(store, TEST_ACTOR, "ha9.example.com", "example.com", "2001:db8:1::")
-    h = home_agents.add(store, TEST_ACTOR, "ha9.example.com", "example.com", "2001:db8:9::1",
-                        allow_outside_prefix=True)
+    h = home_agents.add(
+        store,
+        TEST_ACTOR,
+        "ha9.example.com",
+        "example.com",
+        "2001:db8:9::1",
+        allow_outside_prefix=True,
+    )
     assert h.address == ipaddress.IPv6Address("2001:db8:9::1")
     with pytest.raises(Conflict, match="already exists"):
         home_agents.add(store, TEST_ACTOR, "ha9.example.com", "example.com", "2001:db8:1::99")

@@ -11,7 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bootstrap import dnsrecords, rules
-from bootstrap.domain import HAState, HomeAgent, HomeNetwork, Subscriber, SubscriberState, AuthMethod
+from bootstrap.domain import (
+    AuthMethod,
+    HAState,
+    HomeAgent,
+    HomeNetwork,
+    Subscriber,
+    SubscriberState,
+)
 from bootstrap.errors import ValidationError
 from bootstrap.services import allocation, validate
 
@@ -20,19 +27,40 @@ TIMEOUT = dt.timedelta(seconds=90)
 P64 = ipaddress.IPv6Network("2001:db8:1::/64")
 
 
-def ha(name: str, prio: int = 10, weight: int = 100, cap: int = 100, used: int = 0,
-       state: HAState = HAState.ACTIVE, beat: dt.datetime | None = None) -> HomeAgent:
+def ha(
+    name: str,
+    prio: int = 10,
+    weight: int = 100,
+    cap: int = 100,
+    used: int = 0,
+    state: HAState = HAState.ACTIVE,
+    beat: dt.datetime | None = None,
+) -> HomeAgent:
     return HomeAgent(
-        id=hash(name) & 0xFFFF, fqdn=name, address=ipaddress.IPv6Address("2001:db8:1::1"),
-        network_id=1, network="example.com", priority=prio, weight=weight, capacity=cap,
-        assigned=used, state=state, last_heartbeat=beat,
+        id=hash(name) & 0xFFFF,
+        fqdn=name,
+        address=ipaddress.IPv6Address("2001:db8:1::1"),
+        network_id=1,
+        network="example.com",
+        priority=prio,
+        weight=weight,
+        capacity=cap,
+        assigned=used,
+        state=state,
+        last_heartbeat=beat,
     )
 
 
 @pytest.mark.parametrize(
     "iid",
-    [0, 0xFDFF_FFFF_FFFF_FF80, 0xFDFF_FFFF_FFFF_FFFF, 0x0200_5EFF_FE00_0000,
-     0x0200_5EFF_FE00_5213, 0x0200_5EFF_FEFF_FFFF],
+    [
+        0,
+        0xFDFF_FFFF_FFFF_FF80,
+        0xFDFF_FFFF_FFFF_FFFF,
+        0x0200_5EFF_FE00_0000,
+        0x0200_5EFF_FE00_5213,
+        0x0200_5EFF_FEFF_FFFF,
+    ],
 )
 def test_reserved_iids_are_refused(iid: int) -> None:
     addr = ipaddress.IPv6Address(int(P64.network_address) | iid)
@@ -90,15 +118,25 @@ def test_network_records_list_live_has_only() -> None:
     net = HomeNetwork(1, "example.com", P64, zones=("example.com",))
     a = ha("ha1.example.com")
     b = ha("ha2.example.com", prio=20, state=HAState.DRAINING)
-    got = {(r.name, r.rdtype): r.rdatas for r in dnsrecords.network_rrsets(net, [a, b], NOW, TIMEOUT)}
+    got = {
+        (r.name, r.rdtype): r.rdatas for r in dnsrecords.network_rrsets(net, [a, b], NOW, TIMEOUT)
+    }
     assert got[("_mip6._ipv6.example.com.", "SRV")] == ("10 100 0 ha1.example.com.",)
     assert got[("ha2.example.com.", "AAAA")] == ("2001:db8:1::1",)  # draining keeps its address
 
 
 def test_subscriber_records_and_zone_choice() -> None:
-    sub = Subscriber(1, "mn@example.com", "mn.example.com", "example.com", 1, "ha1",
-                     SubscriberState.ACTIVE, AuthMethod.EAP,
-                     hoas=(ipaddress.IPv6Address("2001:db8:1::abcd"),))
+    sub = Subscriber(
+        1,
+        "mn@example.com",
+        "mn.example.com",
+        "example.com",
+        1,
+        "ha1",
+        SubscriberState.ACTIVE,
+        AuthMethod.EAP,
+        hoas=(ipaddress.IPv6Address("2001:db8:1::abcd"),),
+    )
     rr = dnsrecords.subscriber_rrsets(sub, True)
     assert rr[0] == dnsrecords.RRset("mn.example.com.", "AAAA", ("2001:db8:1::abcd",))
     assert rr[1].rdtype == "PTR" and rr[1].rdatas == ("mn.example.com.",)
@@ -109,8 +147,18 @@ def test_subscriber_records_and_zone_choice() -> None:
     assert dnsrecords.zone_for("mn.example.org", zones) is None
 
 
-@pytest.mark.parametrize("bad", ["mn", "mn@", "@example.com", "a b@example.com",
-                                 "mn@exa_mple.com", "mn@localhost", "x@@example.com"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "mn",
+        "mn@",
+        "@example.com",
+        "a b@example.com",
+        "mn@exa_mple.com",
+        "mn@localhost",
+        "x@@example.com",
+    ],
+)
 def test_bad_identities_are_named(bad: str) -> None:
     with pytest.raises(ValidationError, match="identity"):
         validate.identity(bad)
@@ -123,7 +171,9 @@ def test_identity_and_fqdn_derivation() -> None:
         validate.derived_fqdn("john_doe@example.com")
 
 
-@pytest.mark.parametrize("bad", ["2001:db8::/96", "2001:db8::1/64", "ff02::/16", "nonsense", "10.0.0.0/8"])
+@pytest.mark.parametrize(
+    "bad", ["2001:db8::/96", "2001:db8::1/64", "ff02::/16", "nonsense", "10.0.0.0/8"]
+)
 def test_bad_prefixes_are_named(bad: str) -> None:
     with pytest.raises(ValidationError, match="prefix"):
         validate.ipv6_prefix(bad)
