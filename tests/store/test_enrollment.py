@@ -264,3 +264,27 @@ def test_overlapping_networks_and_bad_ha_address(store: Store, settings: Setting
     assert h.address == ipaddress.IPv6Address("2001:db8:9::1")
     with pytest.raises(Conflict, match="already exists"):
         home_agents.add(store, TEST_ACTOR, "ha9.example.com", "example.com", "2001:db8:1::99")
+
+
+def test_drain_moves_subscribers_to_the_other_live_ha(store: Store, settings: Settings) -> None:
+    add_example(
+        store,
+        settings,
+        agents=(
+            ("ha1.example.com", "2001:db8:1::1", None),
+            ("ha2.example.com", "2001:db8:1::2", None),
+        ),
+    )
+    home_agents.drain(store, TEST_ACTOR, "ha2.example.com", settings)
+    hoas = {}
+    for i in range(4):
+        e = subscribers.enroll(store, settings, TEST_ACTOR, f"mn{i}@example.com")
+        assert e.home_agent.fqdn == "ha1.example.com"
+        hoas[e.subscriber.identity] = e.subscriber.hoas
+    home_agents.activate(store, TEST_ACTOR, "ha2.example.com", settings)
+    drained = home_agents.drain(store, TEST_ACTOR, "ha1.example.com", settings)
+    assert drained.assigned == 0
+    assert home_agents.get(store, "ha2.example.com").assigned == 4
+    for ident, before in hoas.items():
+        sub = subscribers.get(store, ident)
+        assert sub.home_agent == "ha2.example.com" and sub.hoas == before  # HoA stays
