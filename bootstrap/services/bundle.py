@@ -20,22 +20,19 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from ..config import Settings
 from ..errors import NotFound, ValidationError
 from ..store.engine import Store
-from ..store.models import HomeAgent, Setting, Subscriber, utcnow
+from ..store.models import HomeAgent, Setting, Subscriber
 from . import credentials
 
 Files = dict[str, tuple[bytes, int]]
@@ -58,37 +55,13 @@ def _setting_keys(fqdn: str) -> tuple[str, str]:
 
 
 def _issue_ha_cert(store: Store, settings: Settings, fqdn: str, domain: str) -> tuple[str, bytes]:
-    # the CA loader is the one the credentials module uses for client certificates
+    """The HA's server certificate: its FQDN and its network's domain (the shared IKE identity)."""
+    names: list[x509.GeneralName] = [x509.DNSName(fqdn), x509.DNSName(domain)]
     with store.session() as s:
-        ca_cert, ca_key = credentials.load_ca(s, settings)
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = utcnow()
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, fqdn)]))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=HA_CERT_DAYS))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(fqdn), x509.DNSName(domain)]),
-            critical=False,
+        issued = credentials.issue_leaf(
+            s, settings, fqdn, names, ExtendedKeyUsageOID.SERVER_AUTH, HA_CERT_DAYS
         )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem
+    return issued.cert_pem.decode(), issued.key_pem
 
 
 def ha_credentials(store: Store, settings: Settings, fqdn: str) -> HaCredentials:

@@ -181,26 +181,30 @@ def load_ca(
     return cert, key
 
 
-def issue_certificate(session: Session, settings: Settings, identity: str, fqdn: str) -> IssuedCert:
-    """A client certificate naming ``identity`` (rfc822Name, CN) and ``fqdn`` (dNSName)."""
+def issue_leaf(
+    session: Session,
+    settings: Settings,
+    common_name: str,
+    names: list[x509.GeneralName],
+    usage: x509.ObjectIdentifier,
+    days: int = CERT_DAYS,
+) -> IssuedCert:
+    """An EC P-256 end-entity certificate from the store's CA (clients and HAs alike)."""
     ca_cert, ca_key = load_ca(session, settings)
     key = ec.generate_private_key(ec.SECP256R1())
     now = utcnow()
     serial = x509.random_serial_number()
     cert = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, identity)]))
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(serial)
         .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=CERT_DAYS))
+        .not_valid_after(now + dt.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.SubjectAlternativeName([x509.RFC822Name(identity), x509.DNSName(fqdn)]),
-            critical=False,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
         )
@@ -215,6 +219,12 @@ def issue_certificate(session: Session, settings: Settings, identity: str, fqdn:
         ),
         serial=serial,
     )
+
+
+def issue_certificate(session: Session, settings: Settings, identity: str, fqdn: str) -> IssuedCert:
+    """A client certificate naming ``identity`` (rfc822Name, CN) and ``fqdn`` (dNSName)."""
+    names: list[x509.GeneralName] = [x509.RFC822Name(identity), x509.DNSName(fqdn)]
+    return issue_leaf(session, settings, identity, names, ExtendedKeyUsageOID.CLIENT_AUTH)
 
 
 def ca_pem_in(session: Session) -> bytes:
