@@ -56,7 +56,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    # No server-side prepared statements: psycopg prepares a query after its 5th run, and
+    # PostgreSQL may then keep a generic plan made while a table was still nearly empty
+    # (a sequential scan), which makes lookups grow with the number of subscribers.
+    connect_args = dict(kwargs.pop("connect_args", {}))
+    connect_args.setdefault("prepare_threshold", None)
+    return create_engine(url, connect_args=connect_args, **kwargs)
 
 
 class Store:
