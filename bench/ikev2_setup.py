@@ -14,7 +14,8 @@ Prints, measured in the same run on this machine:
 Everything runs in ``mipi-*`` network namespaces this script creates and
 deletes, with addresses from 2001:db8::/32.  The bulk subscribers are
 written straight into the store's tables (the service layer enrolls about
-100-250 per second on PostgreSQL, see bench/enroll.py: minutes for 111,000 rows); they look exactly like
+100-250 per second on PostgreSQL, see bench/enroll.py: far too slow for
+111,000 rows); they look exactly like
 enrolled EAP subscribers (Fernet-encrypted secret, NT hash, HoA row).
 
 Usage (root):  .venv/bin/python bench/ikev2_setup.py [--mns 50] [--phase 20]
