@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import struct
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -35,14 +36,15 @@ DISCOVER, OFFER, REQUEST, DECLINE, ACK, NAK, RELEASE, INFORM = 1, 2, 3, 4, 5, 6,
 _FRAME = struct.Struct("!BBBBIHH4s4s4s4s16s64s128s")
 
 
-class Option4:
+class Option4(ABC):
     """Base of every DHCPv4 option."""
 
     __slots__ = ()
     code: int
 
+    @abstractmethod
     def data(self) -> bytes:
-        raise NotImplementedError
+        """The option's payload (without the code/length header)."""
 
 
 @dataclass(frozen=True, slots=True)

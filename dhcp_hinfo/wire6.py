@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import struct
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -42,14 +43,15 @@ _HDR = struct.Struct("!HH")
 _RELAY_HDR = 34
 
 
-class Option:
+class Option(ABC):
     """Base of every DHCPv6 option."""
 
     __slots__ = ()
     code: int
 
+    @abstractmethod
     def data(self) -> bytes:
-        raise NotImplementedError
+        """The option's payload (without the code/length header)."""
 
     def encode(self) -> bytes:
         payload = self.data()

@@ -215,11 +215,7 @@ async def download_bundle(request: web.Request) -> web.Response:
         principal(request).actor,
         request.match_info["identity"],
     )
-    return web.Response(
-        body=data,
-        content_type="application/gzip",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return bundles.as_response(name, data)
 
 
 # ---------------------------------------------------------------- networks

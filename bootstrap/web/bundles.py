@@ -13,6 +13,8 @@ import io
 import tarfile
 import time
 
+from aiohttp import web
+
 from ..config import Settings
 from ..errors import Conflict
 from ..services import audit, bundle
@@ -38,6 +40,15 @@ def pack(top: str, files: bundle.Files) -> bytes:
             info.mtime = now
             tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()
+
+
+def as_response(name: str, data: bytes) -> web.Response:
+    """The packed bundle as an attachment download (pages and API alike)."""
+    return web.Response(
+        body=data,
+        content_type="application/gzip",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 def download_once(
