@@ -20,12 +20,12 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
 from typing import Any
 
 from . import config as config_mod
 from . import migrate
 from .config import Settings
+from .context import ServiceContext
 from .errors import BootstrapError
 from .services import housekeeping
 from .store.engine import Store
@@ -39,15 +39,6 @@ SERVICES: dict[str, str] = {
     "web": "bootstrap.web.service:serve",
 }
 
-
-@dataclass
-class ServiceContext:
-    """What a service gets: the settings, the store, and a way to say what it serves."""
-
-    settings: Settings
-    store: Store
-    announce: Callable[[str], None] = field(default=lambda line: print(line, flush=True))
-    ready: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 def enabled_services(settings: Settings) -> list[str]:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 
 from bootstrap.config import Settings, split_hostport
-from bootstrap.daemon import ServiceContext
+from bootstrap.context import ServiceContext
 from bootstrap.domain import Snapshot
 from bootstrap.errors import BootstrapError, ConfigError
 from bootstrap.services import dhcp_identity

@@ -16,7 +16,7 @@ import datetime as dt
 import logging
 
 from bootstrap.config import Settings, split_hostport
-from bootstrap.daemon import ServiceContext
+from bootstrap.context import ServiceContext
 from bootstrap.dnsrecords import RRset, network_rrsets
 from bootstrap.services import dnsoutbox, snapshot
 from bootstrap.store.engine import Store

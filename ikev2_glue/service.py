@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bootstrap.daemon import ServiceContext
+from bootstrap.context import ServiceContext
 
 from .bridge import Bridge
 

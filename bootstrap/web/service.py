@@ -7,7 +7,7 @@ import asyncio
 from aiohttp import web
 
 from ..config import split_hostport
-from ..daemon import ServiceContext
+from ..context import ServiceContext
 from ..services import operators
 from ..services.actor import DAEMON
 from .app import create_app

@@ -15,7 +15,7 @@ import pytest
 from dhcp_testlib import vector
 
 from bootstrap.config import Settings
-from bootstrap.daemon import ServiceContext
+from bootstrap.context import ServiceContext
 from bootstrap.services import dhcp_identity, home_agents, networks, snapshot
 from bootstrap.services.actor import Actor
 from bootstrap.store.engine import Store

@@ -18,7 +18,7 @@ from dnshelp import ACTOR
 
 from bootstrap import config
 from bootstrap.config import Settings
-from bootstrap.daemon import ServiceContext
+from bootstrap.context import ServiceContext
 from bootstrap.services import home_agents, networks, subscribers
 from bootstrap.store.engine import Store
 from dns_updater.service import serve

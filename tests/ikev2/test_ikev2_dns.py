@@ -20,7 +20,7 @@ from ikev2_env import ACTOR, HaLab, IkeEnv, ike_settings, populate, running_brid
 
 from bootstrap import migrate
 from bootstrap.config import DnsConfig
-from bootstrap.daemon import ServiceContext
+from bootstrap.context import ServiceContext
 from bootstrap.services import bundle, subscribers
 from bootstrap.store.engine import Store
 

@@ -12,7 +12,7 @@ import aiohttp
 from webhelpers import csrf_of, make_settings
 
 from bootstrap import migrate
-from bootstrap.daemon import ServiceContext
+from bootstrap.context import ServiceContext
 from bootstrap.store.engine import Store
 from bootstrap.web.service import serve
 
