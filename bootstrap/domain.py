@@ -38,6 +38,29 @@ class AuthMethod(StrEnum):
     CERT = "cert"
 
 
+class PublishMode(StrEnum):
+    """``[dns] publish``: when an MN's FQDN -> HoA records exist in DNS."""
+
+    ENROLL = "enroll"
+    """From enrollment until revocation or suspension."""
+    REGISTRATION = "registration"
+    """Only while the subscriber has an open binding (a live IKE SA) on any HA host."""
+
+
+def dns_name(name: str) -> str:
+    """The one normal form of a DNS name held in the store: lower case, no trailing dot.
+
+    Every comparison of an FQDN, a domain or a zone with the store goes through
+    here (identities are not DNS names and keep their case).
+    """
+    return name.strip().rstrip(".").lower()
+
+
+def absolute_name(name: str) -> str:
+    """``dns_name`` with exactly one trailing dot, as DNS messages and packets carry it."""
+    return dns_name(name) + "."
+
+
 class HAInfo(StrEnum):
     """What a DHCP home-information container names: RFC 6610 leaves it open."""
 
