@@ -3,8 +3,8 @@
 Middlewares, outermost first: error shapes (JSON under ``/api/``, an error
 page elsewhere, never a trace), then authentication / roles / CSRF.  Security
 headers are added to every response as it is prepared.  Routes come from the
-route tables of :mod:`.pages`, :mod:`.api` (+ :mod:`.openapi`) and
-:mod:`.metrics`.
+route tables of :mod:`.pages` and the ``ui_*`` page modules, :mod:`.api`
+(+ :mod:`.openapi`) and :mod:`.metrics`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from aiohttp import web
 from ..config import Settings
 from ..services.operators import LoginLimiter
 from ..store.engine import Store
-from . import api, metrics, openapi, pages
+from . import api, metrics, openapi, pages, ui_admin, ui_audit, ui_infra, ui_subscribers
+from .feedback import RESULTS, ResultBox
 from .routing import LIMITER, SETTINGS, SPECS, STORE, RouteSpec
 from .security import auth_middleware, errors_middleware, security_headers
 from .templating import JINJA, make_environment
@@ -41,7 +42,9 @@ def create_app(settings: Settings, store: Store) -> web.Application:
     app[metrics.STORE_REGISTRY] = metrics.store_registry(
         store, settings.store.heartbeat_timeout
     )
-    for table in (pages.routes, api.routes, metrics.routes):
+    app[RESULTS] = ResultBox()
+    for table in (pages.routes, ui_subscribers.routes, ui_infra.routes, ui_admin.routes,
+                  ui_audit.routes, api.routes, metrics.routes):
         table.register(app)
     app.on_response_prepare.append(security_headers)
     app.on_response_prepare.append(_count)
