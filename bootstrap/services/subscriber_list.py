@@ -38,6 +38,8 @@ class Query:
     descending: bool = False
     page: int = 1
     size: int = 50
+    start: int | None = None
+    """Rows to skip, when the caller counts in rows (the API's ``offset``) not pages."""
 
     def checked(self) -> Query:
         """This query with its values checked (one sentence naming the field otherwise)."""
@@ -48,6 +50,8 @@ class Query:
         _choice("sort", self.sort, SORTS)
         if self.page < 1:
             raise ValidationError(f"page must be at least 1, not {self.page}")
+        if self.start is not None and self.start < 0:
+            raise ValidationError(f"offset must be at least 0, not {self.start}")
         if not 1 <= self.size <= MAX_SIZE:
             raise ValidationError(f"size must be between 1 and {MAX_SIZE}, not {self.size}")
         search = self.search.strip() if self.search else None
@@ -56,7 +60,7 @@ class Query:
 
     @property
     def offset(self) -> int:
-        return (self.page - 1) * self.size
+        return self.start if self.start is not None else (self.page - 1) * self.size
 
 
 @dataclass(frozen=True, slots=True)

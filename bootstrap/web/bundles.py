@@ -25,7 +25,14 @@ ACTION = "subscriber.bundle"
 
 
 def already_downloaded(store: Store, identity: str) -> bool:
-    return any(e.action == ACTION for e in audit.recent(store, limit=1000, target=identity))
+    """Whether the bundle of the subscriber's current credential was downloaded
+    (a re-enrollment issues a new credential, and so a new bundle)."""
+    for e in audit.recent(store, limit=1000, target=identity):
+        if e.action == ACTION:
+            return True
+        if e.action == "subscriber.reenroll":
+            return False
+    return False
 
 
 def pack(top: str, files: bundle.Files) -> bytes:
@@ -55,6 +62,15 @@ def download_once(
     store: Store, settings: Settings, actor: Actor, identity: str
 ) -> tuple[str, bytes]:
     """(file name, tar.gz bytes) of the subscriber's bundle; refused after the first time."""
+    top, files = take_once(store, settings, actor, identity)
+    return f"{top}.tar.gz", pack(top, files)
+
+
+def take_once(
+    store: Store, settings: Settings, actor: Actor, identity: str
+) -> tuple[str, bundle.Files]:
+    """(directory name, files) of the subscriber's bundle, audited; refused after the first
+    time (the file download and the QR code both take it)."""
     inp = bundle.mn_bundle_input(store, settings, identity)
     ident = inp.sub.identity
     if already_downloaded(store, ident):
@@ -65,5 +81,4 @@ def download_once(
     files = bundle.mn_bundle(inp)
     with store.session() as s:
         audit.record(s, actor, ACTION, ident, files=sorted(files))
-    top = f"{inp.sub.fqdn}-swanctl"
-    return f"{top}.tar.gz", pack(top, files)
+    return f"{inp.sub.fqdn}-swanctl", files

@@ -273,3 +273,66 @@ async def bulk(request: web.Request) -> web.StreamResponse:
         [(back, "Back to the list")], ("Identity", "Why it did not change"),
         [(i, forms.ui_words(r)) for i, r in out.refused],
     )
+
+
+# ---------------------------------------------------------------- MN configuration, QR code
+
+
+@routes.add("GET", "/subscribers/{identity}/config", "operator",
+            "The MN configuration: file download or QR code (once)")
+async def config_page(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    sub = await run(subscribers.get, store, request.match_info["identity"])
+    downloaded = await run(bundles.already_downloaded, store, sub.identity)
+    return render(request, "config.html", sub=sub, url=url_of(sub.identity),
+                  downloaded=downloaded, qr=None, conf_name=None)
+
+
+@routes.add("POST", "/subscribers/{identity}/qr", "operator",
+            "Show the MN's swanctl.conf as a QR code (takes the one-time bundle)")
+async def qr_page(request: web.Request) -> web.Response:
+    from . import qr
+
+    await forms.read(request)
+    store = request.app[STORE]
+    sub = await run(subscribers.get, store, request.match_info["identity"])
+    top, files = await run(bundles.take_once, store, request.app[SETTINGS],
+                           principal(request).actor, sub.identity)
+    conf = files["swanctl.conf"][0].decode()
+    code = qr.svg(conf, f"QR code of the swanctl.conf of {sub.identity}")
+    return render(request, "config.html", sub=sub, url=url_of(sub.identity), downloaded=True,
+                  qr=code, conf_name=f"{top}/swanctl.conf")
+
+
+# ---------------------------------------------------------------- re-enrollment
+
+
+@routes.add("GET", "/subscribers/{identity}/reenroll", "operator",
+            "Confirm: enroll a revoked subscriber again")
+async def reenroll_form(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    sub = await run(subscribers.get, request.app[STORE], request.match_info["identity"])
+    return pagekit.confirm(
+        request, f"Enroll {sub.identity} again",
+        [f"{sub.identity} gets a new {sub.auth.value} credential, a home agent slot and a new"
+         " home address in " + sub.network + ".",
+         f"Its old home address stays out of use until its {settings.store.hoa_quarantine_days:g}"
+         "-day quarantine ends.",
+         "The new credential is shown once on the next page."],
+        f"{url_of(sub.identity)}/reenroll", f"Enroll {sub.identity} again", url_of(sub.identity),
+    )
+
+
+@routes.add("POST", "/subscribers/{identity}/reenroll", "operator",
+            "Enroll a revoked subscriber again (new credential and HoA)")
+async def reenroll(request: web.Request) -> web.StreamResponse:
+    values = await forms.read(request)
+    if not pagekit.confirmed(values):
+        return await reenroll_form(request)
+    e = await run(subscribers.reenroll, request.app[STORE], request.app[SETTINGS],
+                  principal(request).actor, request.match_info["identity"])
+    token = request.app[RESULTS].put(
+        principal(request), "enrolled.html", ("secret",),
+        e=dataclasses.replace(e, secret=None), secret=e.secret,
+    )
+    raise web.HTTPSeeOther(f"/done/{token}")
