@@ -26,6 +26,10 @@ BAD = {
         "[dhcp4]\nenabled = true\ndualstack_code = 68\n",
         "[dhcp4] dualstack_code must be 0 or a site-specific code 224-254",
     ),
+    "[dns] batch_size": (
+        "[dns]\nenabled = true\nbatch_size = 0\n",
+        "[dns] batch_size must be at least 1, not 0",
+    ),
     "[web] login_attempts": (
         "[web]\nlogin_attempts = 0\n",
         "[web] login_attempts must be at least 1, not 0",
