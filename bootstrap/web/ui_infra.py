@@ -13,7 +13,7 @@ from aiohttp import web
 from .. import domain
 from ..services import credentials, dnsoutbox, home_agents, networks, reassign
 from . import api, forms, pagekit
-from .routing import SETTINGS, STORE, RouteTable, principal, run
+from .routing import SETTINGS, STORE, WEB, RouteTable, principal, run
 from .templating import render
 
 routes = RouteTable()
@@ -39,7 +39,7 @@ async def home_agents_page(request: web.Request) -> web.Response:
     items = await run(home_agents.list_all, request.app[STORE])
     from ..services import dashboard
 
-    offered = dashboard.offered(items, request.app[SETTINGS].store.heartbeat_timeout)
+    offered = dashboard.offered(items, request.app[WEB].heartbeat_timeout)
     return render(request, "home_agents.html", items=items, offered=offered, ha_url=ha_url)
 
 
@@ -80,7 +80,7 @@ async def _ha_page(
     h = await run(home_agents.get, request.app[STORE], request.match_info["fqdn"])
     from ..services import dashboard
 
-    offered = dashboard.offered([h], request.app[SETTINGS].store.heartbeat_timeout)
+    offered = dashboard.offered([h], request.app[WEB].heartbeat_timeout)
     return render(request, "home_agent.html", h=h, offered=h.fqdn in offered, values=values,
                   errors=errors, url=ha_url(h.fqdn), status=status)
 
@@ -273,9 +273,8 @@ async def edit_network(request: web.Request) -> web.StreamResponse:
 @routes.add("GET", "/dns", "viewer", "DNS outbox per zone")
 async def dns_page(request: web.Request) -> web.Response:
     st = await run(dnsoutbox.status, request.app[STORE])
-    settings = request.app[SETTINGS]
-    return render(request, "dns.html", st=st, publishing=settings.dns.enabled,
-                  mode=settings.dns.publish)
+    cfg = request.app[WEB]
+    return render(request, "dns.html", st=st, publishing=cfg.dns_enabled, mode=cfg.dns_publish)
 
 
 @routes.add("POST", "/dns/retry", "admin", "Send every pending DNS change now (cancel backoffs)")

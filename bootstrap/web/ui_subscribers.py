@@ -18,7 +18,7 @@ from ..errors import ValidationError
 from ..services import home_agents, networks, subscriber_bulk, subscriber_list, subscribers
 from . import bundles, forms, pagekit
 from .feedback import RESULTS
-from .routing import SETTINGS, STORE, RouteTable, principal, run
+from .routing import SETTINGS, STORE, WEB, RouteTable, principal, run
 from .templating import render
 
 routes = RouteTable()
@@ -183,7 +183,7 @@ def _state_page(verb: str) -> None:
         if asks and not pagekit.confirmed(values):
             return pagekit.confirm(
                 request, f"{verb.capitalize()} {sub.identity}",
-                _consequences(verb, sub, settings.store.hoa_quarantine_days),
+                _consequences(verb, sub, request.app[WEB].hoa_quarantine_days),
                 f"{url}/{verb}", f"{verb.capitalize()} {sub.identity}", url,
             )
         after = await run(fn, store, settings, principal(request).actor, ident)
@@ -192,7 +192,7 @@ def _state_page(verb: str) -> None:
             raise pagekit.done(request, f"Revoked {after.identity}", [
                 f"The credential of {after.identity} was destroyed.",
                 f"Home address {released or '(none)'} is quarantined for"
-                f" {settings.store.hoa_quarantine_days:g} days.",
+                f" {request.app[WEB].hoa_quarantine_days:g} days.",
                 f"The slot on {sub.home_agent or 'its home agent'} was freed.",
             ], [(url, f"Back to {after.identity}"), ("/subscribers", "All subscribers")])
         message = {
@@ -310,13 +310,12 @@ async def qr_page(request: web.Request) -> web.Response:
 @routes.add("GET", "/subscribers/{identity}/reenroll", "operator",
             "Confirm: enroll a revoked subscriber again")
 async def reenroll_form(request: web.Request) -> web.Response:
-    settings = request.app[SETTINGS]
     sub = await run(subscribers.get, request.app[STORE], request.match_info["identity"])
     return pagekit.confirm(
         request, f"Enroll {sub.identity} again",
         [f"{sub.identity} gets a new {sub.auth.value} credential, a home agent slot and a new"
          " home address in " + sub.network + ".",
-         f"Its old home address stays out of use until its {settings.store.hoa_quarantine_days:g}"
+         f"Its old home address stays out of use until its {request.app[WEB].hoa_quarantine_days:g}"
          "-day quarantine ends.",
          "The new credential is shown once on the next page."],
         f"{url_of(sub.identity)}/reenroll", f"Enroll {sub.identity} again", url_of(sub.identity),
