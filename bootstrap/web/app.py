@@ -14,7 +14,17 @@ from aiohttp import web
 from ..config import Settings
 from ..services.operators import LoginLimiter
 from ..store.engine import Store
-from . import api, metrics, openapi, pages, ui_admin, ui_audit, ui_infra, ui_subscribers
+from . import (
+    api,
+    metrics,
+    openapi,
+    pages,
+    ui_admin,
+    ui_audit,
+    ui_dashboard,
+    ui_infra,
+    ui_subscribers,
+)
 from .feedback import RESULTS, ResultBox
 from .routing import LIMITER, SETTINGS, SPECS, STORE, WEB, RouteSpec
 from .security import auth_middleware, errors_middleware, security_headers
@@ -30,8 +40,12 @@ async def _count(request: web.Request, response: web.StreamResponse) -> None:
     metrics.count_response(request, response.status)
 
 
-def create_app(settings: Settings, store: Store) -> web.Application:
-    """The whole web face over ``store``; the caller runs it (service.py or a test server)."""
+def create_app(settings: Settings, store: Store, sample: bool = False) -> web.Application:
+    """The whole web face over ``store``; the caller runs it (service.py or a test server).
+
+    ``sample`` runs the dashboard's sampler (:mod:`.ui_dashboard`) while the app runs
+    (``bootstrapd`` does; tests write their samples themselves).
+    """
     app = web.Application(
         middlewares=[errors_middleware, auth_middleware], client_max_size=MAX_BODY
     )
@@ -44,9 +58,11 @@ def create_app(settings: Settings, store: Store) -> web.Application:
     app[JINJA] = make_environment()
     app[metrics.STORE_REGISTRY] = metrics.store_registry(store, cfg.heartbeat_timeout)
     app[RESULTS] = ResultBox()
-    for table in (pages.routes, ui_subscribers.routes, ui_infra.routes, ui_admin.routes,
-                  ui_audit.routes, api.routes, metrics.routes):
+    for table in (pages.routes, ui_dashboard.routes, ui_subscribers.routes, ui_infra.routes,
+                  ui_admin.routes, ui_audit.routes, api.routes, metrics.routes):
         table.register(app)
+    if sample:
+        app.cleanup_ctx.append(ui_dashboard.sampler)
     app.on_response_prepare.append(security_headers)
     app.on_response_prepare.append(_count)
     return app

@@ -1,4 +1,4 @@
-"""Server-rendered pages: static assets, login, logout, the dashboard, result pages.
+"""Server-rendered pages: static assets, login, logout, result pages.
 
 The other pages live in ``ui_*`` modules by subject.  Each handler parses
 its form, makes one service call and redirects (303 after a change, so
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from ..services import dashboard, operators
+from ..services import operators
 from .feedback import RESULTS
 from .metrics import WEB_LOGINS
 from .routing import LIMITER, PRINCIPAL_KEY, STORE, WEB, RouteTable, principal, run
@@ -121,17 +121,6 @@ async def logout(request: web.Request) -> web.Response:
     resp = web.HTTPSeeOther("/login")
     clear_session_cookie(resp)
     raise resp
-
-
-# ---------------------------------------------------------------- dashboard
-
-
-@routes.add("GET", "/", "viewer", "Dashboard")
-async def dashboard_page(request: web.Request) -> web.Response:
-    s = await run(
-        dashboard.summary, request.app[STORE], request.app[WEB].heartbeat_timeout
-    )
-    return render(request, "dashboard.html", s=s)
 
 
 # ---------------------------------------------------------------- result pages
