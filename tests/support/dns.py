@@ -5,8 +5,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from bind_named import Named
-
 from bootstrap import config
 from bootstrap.config import DnsConfig, Settings
 from bootstrap.services import home_agents, networks
@@ -14,6 +12,7 @@ from bootstrap.services.actor import Actor
 from bootstrap.store.engine import Store
 from dns_updater.publisher import DrainResult
 from dns_updater.service import make_publisher
+from tests.support.named import Named
 
 ACTOR = Actor("pytest", "cli")
 

@@ -11,14 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import ikev2_netlab as nl
-
 from bootstrap import config, migrate
 from bootstrap.config import Settings
 from bootstrap.services import credentials, home_agents, networks
 from bootstrap.services.actor import Actor
 from bootstrap.store.engine import Store
 from ikev2_glue.bridge import Bridge
+from tests.support import netlab as nl
 
 ACTOR = Actor("pytest", "cli")
 HA_FQDN = "ha1.example.com"

@@ -1,4 +1,4 @@
-"""Helpers shared by the test areas (importable as ``store_helpers``: tests/ is on sys.path)."""
+"""Store helpers shared by the test areas: settings for a store URL and an example network."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Helpers of the web tests (imported by name: tests/ has no package).
+"""Helpers of the web tests.
 
 A "world" (store with a network, an HA, a CA, operators and tokens) costs
 several Argon2 hashes and a migration; it is built once per run and copied

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from store_helpers import add_example, make_settings
 
 from bootstrap import migrate
 from bootstrap.config import Settings
 from bootstrap.store.engine import Store
+from tests.support.store import add_example, make_settings
 
 PG_HOST = os.environ.get("BOOTSTRAP_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("BOOTSTRAP_TEST_PG_PORT", "5432"))

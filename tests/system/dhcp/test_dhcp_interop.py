@@ -18,18 +18,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from dhcp_testlib import vector
 
 from bootstrap import migrate
 from bootstrap.services import home_agents, networks
 from bootstrap.services.actor import Actor
 from bootstrap.store.engine import Store
 from dhcp_hinfo import wire4, wire6
+from tests.support import udp_probe
+from tests.support.dhcp import vector
 
 SRV, CLI = "mipd-dsrv", "mipd-dcli"
 SRV_IF, CLI_IF = "mipd-s0", "mipd-c0"
 VENV = Path(sys.executable).parent
-PROBE = Path(__file__).with_name("udp_probe.py")
+PROBE = Path(udp_probe.__file__)
 ACTOR = Actor("pytest", "cli")
 
 DHCLIENT_CONF = """

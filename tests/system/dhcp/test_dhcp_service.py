@@ -12,7 +12,6 @@ import ipaddress as ip
 import socket
 
 import pytest
-from dhcp_testlib import vector
 
 from bootstrap.config import Settings
 from bootstrap.context import ServiceContext
@@ -20,6 +19,7 @@ from bootstrap.services import dhcp_identity, home_agents, networks, snapshot
 from bootstrap.services.actor import Actor
 from bootstrap.store.engine import Store
 from dhcp_hinfo import service, wire4, wire6
+from tests.support.dhcp import vector
 
 ACTOR = Actor("pytest", "cli")
 SERVER6, CLIENT6, SERVER4, CLIENT4 = 15470, 15471, 15472, 15473

@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bind_named import Named
-from dnshelp import base_settings, with_dns
 
 from bootstrap.config import Settings
 from bootstrap.store.engine import Store
+from tests.support.dns import base_settings, with_dns
+from tests.support.named import Named
 
 
 @pytest.fixture

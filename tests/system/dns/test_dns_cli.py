@@ -8,14 +8,14 @@ from pathlib import Path
 import dns.query
 import dns.update
 import pytest
-from bind_named import FORWARD, REVERSE6, Named
-from dnshelp import ACTOR, setup_network
 
 from bootstrap import config
 from bootstrap.cli import main
 from bootstrap.services import subscribers
 from bootstrap.store.engine import Store
 from dns_updater import keyfile
+from tests.support.dns import ACTOR, setup_network
+from tests.support.named import FORWARD, REVERSE6, Named
 
 
 def write_config(tmp_path: Path, store: Store, named: Named) -> Path:

@@ -10,8 +10,6 @@ import time
 import dns.query
 import dns.rdatatype
 import pytest
-from bind_named import FORWARD, REVERSE4, REVERSE6, Named, free_port
-from dnshelp import ACTOR, setup_network, with_dns
 from sqlalchemy import select
 
 from bootstrap.config import Settings
@@ -21,6 +19,8 @@ from bootstrap.store.engine import Store
 from bootstrap.store.models import DnsOutbox
 from dns_updater import transport
 from dns_updater.service import make_publisher
+from tests.support.dns import ACTOR, setup_network, with_dns
+from tests.support.named import FORWARD, REVERSE4, REVERSE6, Named, free_port
 
 
 def rows(store: Store) -> list[DnsOutbox]:

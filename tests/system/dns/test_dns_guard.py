@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dns.query
 import dns.update
-from bind_named import FORWARD, REVERSE6, Named
-from dnshelp import ACTOR, flush, setup_network
 from sqlalchemy import select
 
 from bootstrap.config import Settings
@@ -15,6 +13,8 @@ from bootstrap.store.models import DnsOutbox
 from dns_updater import keyfile
 from dns_updater.reconcile import reconcile
 from dns_updater.service import make_publisher
+from tests.support.dns import ACTOR, flush, setup_network
+from tests.support.named import FORWARD, REVERSE6, Named
 
 
 async def test_foreign_name_is_left_alone_until_reconcile_takes_it_over(

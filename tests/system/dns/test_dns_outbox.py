@@ -6,14 +6,13 @@ import asyncio
 import datetime as dt
 from pathlib import Path
 
-from bind_named import FORWARD, Named
-from dnshelp import base_settings, with_dns
-
 from bootstrap.dnsrecords import RRset
 from bootstrap.services import dnsoutbox
 from bootstrap.store.engine import Store
 from bootstrap.store.models import utcnow
 from dns_updater.service import make_publisher
+from tests.support.dns import base_settings, with_dns
+from tests.support.named import FORWARD, Named
 
 
 def put(store: Store, *rrsets: RRset) -> None:

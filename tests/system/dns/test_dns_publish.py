@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from bind_named import FORWARD, REVERSE4, REVERSE6, Named
-from dnshelp import ACTOR
-
 from bootstrap.config import Settings
 from bootstrap.domain import HAState
 from bootstrap.services import dnsoutbox, home_agents, networks, subscribers
 from bootstrap.store.engine import Store
 from dns_updater.service import make_publisher
+from tests.support.dns import ACTOR
+from tests.support.named import FORWARD, REVERSE4, REVERSE6, Named
 
 SRV = "_mip6._ipv6.example.com."
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
-from bind_named import FORWARD, REVERSE6, Named
-from dnshelp import ACTOR, flush, setup_network
-
 from bootstrap.config import Settings
 from bootstrap.services import bindings, subscribers
 from bootstrap.store.engine import Store
 from dns_updater.reconcile import reconcile
 from dns_updater.service import make_publisher
+from tests.support.dns import ACTOR, flush, setup_network
+from tests.support.named import FORWARD, REVERSE6, Named
 
 
 async def check(store: Store, settings: Settings) -> list[tuple[str, str]]:

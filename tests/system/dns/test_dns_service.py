@@ -13,15 +13,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bind_named import FORWARD, REVERSE6, Named
-from dnshelp import ACTOR
-
 from bootstrap import config
 from bootstrap.config import Settings
 from bootstrap.context import ServiceContext
 from bootstrap.services import home_agents, networks, subscribers
 from bootstrap.store.engine import Store
 from dns_updater.service import serve
+from tests.support.dns import ACTOR
+from tests.support.named import FORWARD, REVERSE6, Named
 
 SRV = "_mip6._ipv6.example.com."
 

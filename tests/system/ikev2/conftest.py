@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ikev2_env import HaLab, IkeEnv, reset_ha, sqlite_env, start_lab, stop_lab
+
+from tests.support.ikev2 import HaLab, IkeEnv, reset_ha, sqlite_env, start_lab, stop_lab
 
 
 @pytest.fixture(scope="module")

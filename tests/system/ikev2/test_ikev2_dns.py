@@ -11,23 +11,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ikev2_env import ACTOR, HaLab, IkeEnv, ike_settings, populate, running_bridge, wait_until
 
 from bootstrap import migrate
 from bootstrap.config import DnsConfig
 from bootstrap.context import ServiceContext
 from bootstrap.services import bundle, subscribers
 from bootstrap.store.engine import Store
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dns"))
-from bind_named import FORWARD, REVERSE4, REVERSE6, Named  # noqa: E402
-
-from dns_updater import service as dns_service  # noqa: E402
+from dns_updater import service as dns_service
+from tests.support.ikev2 import (
+    ACTOR,
+    HaLab,
+    IkeEnv,
+    ike_settings,
+    populate,
+    running_bridge,
+    wait_until,
+)
+from tests.support.named import FORWARD, REVERSE4, REVERSE6, Named
 
 
 @pytest.fixture

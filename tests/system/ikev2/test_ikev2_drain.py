@@ -14,9 +14,13 @@ import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
-import ikev2_netlab as nl
 import pytest
-from ikev2_env import (
+
+from bootstrap.config import Settings
+from bootstrap.services import bindings, bundle, home_agents, reassign, subscribers
+from bootstrap.store.engine import Store
+from tests.support import netlab as nl
+from tests.support.ikev2 import (
     ACTOR,
     HaLab,
     IkeEnv,
@@ -28,10 +32,6 @@ from ikev2_env import (
     stop_lab,
     wait_until,
 )
-
-from bootstrap.config import Settings
-from bootstrap.services import bindings, bundle, home_agents, reassign, subscribers
-from bootstrap.store.engine import Store
 
 HA2_LINK, HA2_ADDR = "2001:db8:0:1::2", "2001:db8:1::2"
 

@@ -14,10 +14,17 @@ import signal
 import subprocess
 from pathlib import Path
 
-import ikev2_netlab as nl
-from ikev2_env import ACTOR, HA_FQDN, HaLab, IkeEnv, bootstrapctl, running_bridge, wait_until
-
 from bootstrap.services import bindings, bundle, subscribers
+from tests.support import netlab as nl
+from tests.support.ikev2 import (
+    ACTOR,
+    HA_FQDN,
+    HaLab,
+    IkeEnv,
+    bootstrapctl,
+    running_bridge,
+    wait_until,
+)
 
 
 def export(env: IkeEnv, identity: str, out: Path) -> Path:
@@ -152,7 +159,7 @@ async def test_bootstrapd_only_vici_serves_the_bridge(
         f'[vici]\nenabled = true\nsocket = "{clean_lab.ha.socket_path}"\n'
         f'home_agent = "{HA_FQDN}"\nheartbeat_interval = 1.0\n'
     )
-    exe = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "bootstrapd"
+    exe = Path(__file__).resolve().parents[3] / ".venv" / "bin" / "bootstrapd"
     proc = subprocess.Popen([str(exe), "--config", str(config), "--only", "vici"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

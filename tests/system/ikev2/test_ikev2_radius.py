@@ -19,10 +19,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import ikev2_netlab as nl
 import psycopg
 import pytest
-from ikev2_env import (
+
+from bootstrap import migrate
+from bootstrap.services import bindings, bundle, subscribers
+from bootstrap.store.engine import Store
+from tests.support import netlab as nl
+from tests.support.ikev2 import (
     ACTOR,
     HaLab,
     IkeEnv,
@@ -34,10 +38,6 @@ from ikev2_env import (
     stop_lab,
     wait_until,
 )
-
-from bootstrap import migrate
-from bootstrap.services import bindings, bundle, subscribers
-from bootstrap.store.engine import Store
 
 PG_SOCKET = "/var/run/postgresql"
 
@@ -53,7 +53,7 @@ class RadiusLab:
 def bootstrapctl(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     exe = Path(os.environ.get("VIRTUAL_ENV", ".venv")) / "bin" / "bootstrapctl"
     if not exe.exists():
-        exe = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "bootstrapctl"
+        exe = Path(__file__).resolve().parents[3] / ".venv" / "bin" / "bootstrapctl"
     return subprocess.run([str(exe), "--config", str(config), *args],
                           capture_output=True, text=True, timeout=60)
 

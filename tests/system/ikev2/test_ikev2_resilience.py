@@ -10,12 +10,12 @@ import dataclasses
 import datetime as dt
 from pathlib import Path
 
-import ikev2_netlab as nl
 import pytest
-from ikev2_env import ACTOR, HA_FQDN, HaLab, IkeEnv, running_bridge, wait_until
 
 from bootstrap.services import bindings, bundle, home_agents, subscribers
 from ikev2_glue import plan
+from tests.support import netlab as nl
+from tests.support.ikev2 import ACTOR, HA_FQDN, HaLab, IkeEnv, running_bridge, wait_until
 
 
 def heartbeat(env: IkeEnv) -> dt.datetime | None:

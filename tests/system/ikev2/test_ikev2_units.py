@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from ikev2_env import ACTOR, HA_FQDN, populate
 
 from bootstrap import migrate
 from bootstrap.config import Settings
@@ -20,6 +19,7 @@ from bootstrap.services import bindings, bundle, radius, subscribers
 from bootstrap.store.engine import Store
 from bootstrap.store.models import DnsOutbox
 from ikev2_glue import model, plan
+from tests.support.ikev2 import ACTOR, HA_FQDN, populate
 
 
 def b(obj: object) -> object:

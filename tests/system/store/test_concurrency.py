@@ -7,11 +7,11 @@ import multiprocessing as mp
 from pathlib import Path
 
 from sqlalchemy import func, select
-from store_helpers import TEST_ACTOR, add_example, make_settings
 
 from bootstrap.services import home_agents, subscribers
 from bootstrap.store.engine import Store
 from bootstrap.store.models import HomeAddress, Subscriber
+from tests.support.store import TEST_ACTOR, add_example, make_settings
 
 PROCS = 4
 EACH = 500

@@ -10,7 +10,6 @@ import random
 import pytest
 from cryptography import x509
 from sqlalchemy import func, select
-from store_helpers import TEST_ACTOR, add_example
 
 from bootstrap.config import Settings
 from bootstrap.errors import Conflict, Exhausted, NotFound, ValidationError
@@ -26,6 +25,7 @@ from bootstrap.services import (
 )
 from bootstrap.store.engine import Store
 from bootstrap.store.models import DnsOutbox, HomeAddress, Subscriber
+from tests.support.store import TEST_ACTOR, add_example
 
 PREFIX = ipaddress.IPv6Network("2001:db8:1::/64")
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from webhelpers import World, build_world, clone_sqlite, pg_create, pg_drop, pg_world
 
 from bootstrap.store.engine import Store
 from bootstrap.web.app import create_app
+from tests.support.web import World, build_world, clone_sqlite, pg_create, pg_drop, pg_world
 
 
 @pytest.fixture(scope="session")

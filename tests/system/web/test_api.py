@@ -16,12 +16,12 @@ from typing import Any
 import jsonschema
 import pytest
 from aiohttp.test_utils import TestClient
-from webhelpers import SETUP, World
 
 from bootstrap import migrate
 from bootstrap.services import audit, home_agents, operators, subscribers
 from bootstrap.store.engine import Store
 from bootstrap.web.app import create_app, route_specs
+from tests.support.web import SETUP, World
 
 
 @pytest.fixture

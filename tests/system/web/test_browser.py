@@ -10,13 +10,13 @@ from pathlib import Path
 
 from aiohttp.test_utils import TestServer
 from playwright.async_api import async_playwright, expect
-from webhelpers import PASSWORDS, SETUP, World
 
 from bootstrap.services import bindings, home_agents, subscribers
 from bootstrap.web.app import create_app
+from tests.support.web import PASSWORDS, SETUP, World
 
 PORT = 18081
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",

@@ -6,9 +6,9 @@ import re
 
 from aiohttp.test_utils import TestClient
 from openapi_spec_validator import validate
-from webhelpers import World
 
 from bootstrap.web.app import route_specs
+from tests.support.web import World
 
 
 async def test_openapi_document_validates_and_matches_router(

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
-from webhelpers import SETUP, World
 
 from bootstrap.cli import root as root_group
 from bootstrap.errors import Conflict, ValidationError
 from bootstrap.services import audit, operators
 from bootstrap.store.models import ApiToken, Operator, WebSession, utcnow
+from tests.support.web import SETUP, World
 
 
 @pytest.fixture

@@ -8,11 +8,11 @@ import tarfile
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from webhelpers import World, csrf_of, login
 
 from bootstrap.services import audit, operators, subscribers
 from bootstrap.store.engine import Store
 from bootstrap.web.app import create_app
+from tests.support.web import World, csrf_of, login
 
 
 async def test_login_sets_a_hardened_cookie_and_logout_ends_the_session(

@@ -8,9 +8,9 @@ import re
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-from webhelpers import World, login
 
 from bootstrap.web.app import route_specs
+from tests.support.web import World, login
 
 PUBLIC = {("GET", "/login"), ("POST", "/login"), ("GET", "/healthz"), ("GET", "/static/{name}")}
 DUMMY = {"identity": "mn@example.com", "fqdn": "ha1.example.com", "domain": "example.com",

@@ -9,12 +9,12 @@ import re
 from pathlib import Path
 
 import aiohttp
-from webhelpers import csrf_of, make_settings
 
 from bootstrap import migrate
 from bootstrap.context import ServiceContext
 from bootstrap.store.engine import Store
 from bootstrap.web.service import serve
+from tests.support.web import csrf_of, make_settings
 
 PORT = 18087
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from dhcp_testlib import sample_snapshot
 
 from bootstrap.domain import Snapshot
+from tests.support.dhcp import sample_snapshot
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import logging
 import random
 
 import pytest
-from dhcp_testlib import NOW, SERVER_DUID, sample_snapshot
 
 from bootstrap import config
 from bootstrap.domain import HAState, Snapshot
@@ -19,6 +18,7 @@ from dhcp_hinfo.links import LinkBindings
 from dhcp_hinfo.policy import Arrival, Drop, HomeView, Policy, Reply4, Reply6
 from dhcp_hinfo.responder import Responder
 from dhcp_hinfo.service import build_policy
+from tests.support.dhcp import NOW, SERVER_DUID, sample_snapshot
 
 CLIENT = wire6.ClientId(wire6.Duid.ll(1, bytes.fromhex("02000000db64")))
 ON_ETH0 = Arrival("eth0", True)

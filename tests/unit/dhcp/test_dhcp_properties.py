@@ -7,7 +7,6 @@ import ipaddress as ip
 import random
 import time
 
-from dhcp_testlib import NOW, VECTORS, sample_snapshot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +15,7 @@ from dhcp_hinfo.errors import MalformedPacket
 from dhcp_hinfo.links import LinkBindings
 from dhcp_hinfo.policy import Arrival, Policy
 from dhcp_hinfo.responder import Responder
+from tests.support.dhcp import NOW, VECTORS, sample_snapshot
 
 label = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?", fullmatch=True)
 domain = st.lists(label, min_size=1, max_size=4).map(lambda ls: ".".join(ls) + ".")

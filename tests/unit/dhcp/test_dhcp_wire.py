@@ -7,12 +7,12 @@ import random
 from pathlib import Path
 
 import pytest
-from dhcp_testlib import NOW, VECTORS, tshark_fields, vector
 
 from bootstrap.domain import Snapshot
 from dhcp_hinfo import errors, policy, wire4, wire6
 from dhcp_hinfo.errors import MalformedPacket
 from dhcp_hinfo.links import LinkBindings
+from tests.support.dhcp import NOW, VECTORS, tshark_fields, vector
 
 
 def test_every_lab_vector_decodes_and_reencodes_byte_for_byte() -> None:

@@ -11,7 +11,7 @@ import pytest
 from bootstrap import config
 from bootstrap.errors import ConfigError
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "bootstrap.toml.example"
+EXAMPLE = Path(__file__).resolve().parents[3] / "bootstrap.toml.example"
 
 
 def write(tmp_path: Path, text: str) -> Path:
