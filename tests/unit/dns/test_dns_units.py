@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 from pathlib import Path
 
@@ -16,15 +15,13 @@ import pytest
 from bootstrap.errors import ConfigError
 from bootstrap.services.dnsoutbox import OutboxRow
 from dns_updater import errors, keyfile, plan, wire
+from tests.support.tsig import write_key_file
 
 ZONE = "example.com."
 
 
 def key(tmp_path: Path) -> dns.tsig.Key:
-    out = subprocess.run(["tsig-keygen", "-a", "hmac-sha256", "unit."], check=True,
-                         capture_output=True, text=True).stdout
-    (tmp_path / "k.key").write_text(out)
-    return keyfile.load(str(tmp_path / "k.key"))
+    return keyfile.load(str(write_key_file(tmp_path / "k.key", "unit.")))
 
 
 @pytest.mark.parametrize(
