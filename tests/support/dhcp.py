@@ -1,4 +1,4 @@
-"""Shared helpers of the DHCP responder tests: lab vectors, a sample snapshot, tshark."""
+"""Shared helpers of the DHCP responder tests: Kea byte vectors, a sample snapshot, tshark."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 
 from bootstrap.domain import HAInfo, HAState, HomeAgent, HomeNetwork, Snapshot
 
-VECTORS = Path("/work/shared/labs/dhcp/vectors")
+# Kea-captured messages kept in the repository (tests/data/dhcp/README.md says how they were made)
+VECTORS = Path(__file__).resolve().parents[1] / "data" / "dhcp"
 SERVER_DUID = b"\x00\x04" + bytes(range(16))
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
 
