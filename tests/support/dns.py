@@ -12,6 +12,7 @@ from bootstrap.services.actor import Actor
 from bootstrap.store.engine import Store
 from dns_updater.publisher import DrainResult
 from dns_updater.service import make_publisher
+from dns_updater.settings import from_settings
 from tests.support.named import Named
 
 ACTOR = Actor("pytest", "cli")
@@ -44,7 +45,7 @@ def setup_network(store: Store, settings: Settings, zones: tuple[str, ...]) -> N
 
 
 async def flush(store: Store, settings: Settings) -> DrainResult:
-    pub = make_publisher(settings, store)
+    pub = make_publisher(from_settings(settings), store)
     try:
         return await pub.flush()
     finally:

@@ -12,8 +12,8 @@ import dns.tsig
 import dns.update
 import pytest
 
+from bootstrap.dnsrecords import OutboxRow
 from bootstrap.errors import ConfigError
-from bootstrap.services.dnsoutbox import OutboxRow
 from dns_updater import errors, keyfile, plan, wire
 from tests.support.tsig import write_key_file
 
