@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import dns.rcode
 import pytest
 
 from bootstrap import config
@@ -31,7 +32,7 @@ from bootstrap.domain import (
     SubscriberState,
 )
 from bootstrap.errors import ConfigError
-from dns_updater import plan, sendplan
+from dns_updater import errors, plan, sendplan
 from dns_updater.errors import Failure, Kind
 from dns_updater.sendplan import (
     APPLIED,
@@ -348,3 +349,34 @@ def test_from_settings_refuses_a_bad_value_in_one_sentence(
     with pytest.raises(ConfigError) as err:
         from_settings(settings_with(tmp_path, **dns))
     assert words in str(err.value) and "\n" not in str(err.value)
+
+
+# ---- failures are typed once, from rcodes ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rcode", "kind"),
+    [
+        (dns.rcode.REFUSED, Kind.REFUSED),
+        (dns.rcode.NOTAUTH, Kind.NOTAUTH),
+        (dns.rcode.NOTZONE, Kind.NOTZONE),
+        (dns.rcode.SERVFAIL, Kind.SERVFAIL),
+        (dns.rcode.FORMERR, Kind.FORMERR),
+        (dns.rcode.YXRRSET, Kind.YXRRSET),
+        (dns.rcode.NXDOMAIN, Kind.RCODE),
+    ],
+)
+def test_each_rcode_is_one_kind_with_a_sentence(rcode: dns.rcode.Rcode, kind: Kind) -> None:
+    got = errors.from_rcode(rcode, ZONE, "192.0.2.53:53")
+    assert got is not None and got.kind is kind
+    assert str(got).startswith(f"{kind}: update of zone example.com. at 192.0.2.53:53: ")
+    assert (kind in sendplan.SPLITTABLE) == (kind is not Kind.NOTAUTH)
+
+
+def test_a_transfer_failure_names_the_transfer() -> None:
+    got = errors.from_exception(ConnectionRefusedError(), ZONE, "192.0.2.53:53", "transfer")
+    assert got.kind is Kind.CONNREFUSED
+    assert str(got) == (
+        "CONNREFUSED: transfer of zone example.com. at 192.0.2.53:53: connection refused "
+        "(server down?)"
+    )
