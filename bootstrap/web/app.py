@@ -22,6 +22,7 @@ from . import (
     ui_admin,
     ui_audit,
     ui_dashboard,
+    ui_import,
     ui_infra,
     ui_subscribers,
 )
@@ -58,8 +59,10 @@ def create_app(settings: Settings, store: Store, sample: bool = False) -> web.Ap
     app[JINJA] = make_environment()
     app[metrics.STORE_REGISTRY] = metrics.store_registry(store, cfg.heartbeat_timeout)
     app[RESULTS] = ResultBox()
-    for table in (pages.routes, ui_dashboard.routes, ui_subscribers.routes, ui_infra.routes,
-                  ui_admin.routes, ui_audit.routes, api.routes, metrics.routes):
+    app[ui_import.JOBS] = {}
+    tables = (pages, ui_dashboard, ui_import, ui_subscribers, ui_infra, ui_admin, ui_audit, api,
+              metrics)  # ui_import before ui_subscribers: /subscribers/import is no identity
+    for table in (m.routes for m in tables):
         table.register(app)
     if sample:
         app.cleanup_ctx.append(ui_dashboard.sampler)
