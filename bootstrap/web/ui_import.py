@@ -86,7 +86,11 @@ def _job(request: web.Request) -> Job:
 
 
 def _rows_in(text: str) -> int:
-    return sum(1 for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#"))
+    """Data lines (as :func:`bulk.parse_csv` reads them: no blank, comment or header line)."""
+    physical = text.splitlines()
+    lines = [ln for ln in physical if ln.strip() and not ln.lstrip().startswith("#")]
+    header = bool(physical) and physical[0].split(",")[0].strip().lower() == "identity"
+    return len(lines) - header
 
 
 @routes.add("GET", "/subscribers/import", "operator", "Form: import subscribers from CSV")
