@@ -1,6 +1,7 @@
 """Helpers of the test suites, one module per area or peer, imported as ``tests.support.<module>``.
 
 - ``store``: settings for a store URL and an example network (service layer only)
+- ``pg``: the local PostgreSQL: per-run database names, create from a template, drop
 - ``dhcp``: the Kea byte vectors (``tests/data/dhcp``), a sample snapshot, tshark read-back
 - ``udp_probe``: a script a DHCP test runs inside its network namespace
 - ``dns``: [dns] settings aimed at a test ``named``, an example network, one publisher flush
