@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from ..store.engine import Store
@@ -71,6 +71,25 @@ def search(store: Store, q: AuditQuery, limit: int = 50, offset: int = 0) -> lis
             AuditEntry(r.id, r.at, r.actor, r.source, r.action, r.target, dict(r.detail or {}))
             for r in s.scalars(stmt)
         ]
+
+
+def values(
+    actor: Actor, action: str, target: str, at: dt.datetime, **detail: Any
+) -> dict[str, Any]:
+    """The column values of one entry, for writers that insert many at once (bulk import)."""
+    return {
+        "at": at,
+        "actor": actor.name,
+        "source": actor.source,
+        "action": action,
+        "target": target,
+        "detail": detail,
+    }
+
+
+def table() -> Table:
+    """The audit table, for ``insert(table())`` with a list of :func:`values`."""
+    return AuditLog.__table__  # type: ignore[return-value]
 
 
 def recent(
