@@ -12,13 +12,13 @@ import multiprocessing as mp
 from pathlib import Path
 
 from sqlalchemy import func, select
-from store_helpers import TEST_ACTOR, add_example, make_settings
 
 from bootstrap.domain import SubscriberState
 from bootstrap.errors import Exhausted
 from bootstrap.services import credentials, home_agents, subscribers
 from bootstrap.store.engine import Store
 from bootstrap.store.models import HomeAgent, Subscriber
+from tests.support.store import TEST_ACTOR, add_example, make_settings
 
 BEFORE = 60
 ENROLLERS = 2
