@@ -6,10 +6,12 @@ Keys are append-only: scripts and API clients rely on them.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import domain
-from .services import audit, dashboard, operators, subscribers
+
+if TYPE_CHECKING:  # types only: the CLI imports this module for every command
+    from .services import audit, dashboard, operators, subscribers
 
 
 def iso(t: dt.datetime | None) -> str | None:

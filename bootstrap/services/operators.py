@@ -11,6 +11,7 @@ shown once.  Roles are ordered: ``admin`` may do what ``operator`` may,
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import re
 import secrets
@@ -41,7 +42,12 @@ SEEN_RESOLUTION = dt.timedelta(seconds=60)
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash("not a password of anyone")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against for unknown names (same time as a known one), made on first use."""
+    return _hasher.hash("not a password of anyone")
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,7 +253,7 @@ def authenticate(store: Store, name: str, password: str) -> OperatorView | None:
     """
     with store.session() as s:
         row = s.scalars(select(Operator).where(Operator.name == name)).first()
-        stored = row.password_hash if row is not None else _DUMMY_HASH
+        stored = row.password_hash if row is not None else _dummy_hash()
         try:
             _hasher.verify(stored, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):

@@ -26,18 +26,7 @@ from ..domain import PublishMode
 from ..errors import Conflict, Exhausted, NotFound, ValidationError
 from ..store.engine import Store
 from ..store.models import Binding, HomeAgent, Network, Subscriber, utcnow
-from . import (
-    allocation,
-    audit,
-    credentials,
-    networks,
-    outbox,
-    radius,
-    slots,
-    validate,
-    versions,
-    views,
-)
+from . import allocation, audit, networks, outbox, slots, validate, versions, views
 from .actor import Actor
 
 _rng = random.SystemRandom()
@@ -136,6 +125,9 @@ def enroll_in(
         raise Conflict(f"fqdn {name!r} already belongs to another subscriber")
     _refuse_infrastructure_name(session, name)
     ha, agents = _choose_ha(session, net, settings)
+    # cryptography and MD4 load here, not at import: 'bootstrapctl show/list' never needs them
+    from . import credentials, radius
+
     now = utcnow()
     secret = None
     cert_path = key_path = ca_path = None
