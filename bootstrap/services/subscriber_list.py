@@ -20,7 +20,7 @@ from .. import domain
 from ..errors import ValidationError
 from ..store.engine import Store
 from ..store.models import HomeAgent, Network, Subscriber
-from . import views
+from . import lookups, networks, views
 
 SORTS = ("identity", "fqdn", "network", "home_agent", "state", "auth", "created")
 PAGE_SIZES = (25, 50, 100, 200)
@@ -134,13 +134,11 @@ def _ordered(stmt: Select[Any], q: Query) -> Select[Any]:
 
 
 def _networks_exist(store: Store, q: Query) -> None:
-    from . import home_agents, networks
-
     with store.session() as s:
         if q.network is not None:
             networks.row_by_domain(s, q.network)
         if q.home_agent is not None:
-            home_agents.row_by_fqdn(s, q.home_agent)
+            lookups.home_agent(s, q.home_agent)
 
 
 def page(store: Store, query: Query) -> Page:

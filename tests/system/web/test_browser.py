@@ -72,10 +72,17 @@ def _populate(world: World) -> None:
     networks.add(s, SETUP, "full.example", "2001:db8:6::/64", None, [])
     home_agents.add(s, SETUP, "ha.full.example", "full.example", "2001:db8:6::1",
                     capacity=1, settings=st)
-    for fqdn in ("ha1.example.com", "ha2.example.com", "ha1.import.example",
-                 "spare.import.example", "ha.full.example"):
-        home_agents.heartbeat(s, fqdn)
+    _heartbeats(world)
     subscribers.enroll(s, st, SETUP, "only@full.example")
+
+
+HAS = ("ha1.example.com", "ha2.example.com", "ha1.import.example", "spare.import.example",
+       "ha.full.example")
+
+
+def _heartbeats(world: World) -> None:
+    for fqdn in HAS:
+        home_agents.heartbeat(world.store, fqdn)
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +93,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         yield w
     finally:
         w.store.dispose()
+
+
+@pytest.fixture(autouse=True)
+def alive(world: World) -> None:
+    """The HAs' bridges would heartbeat; here each test does, so the HAs stay offered."""
+    _heartbeats(world)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -163,6 +176,7 @@ async def _enroll(page: Page, identity: str) -> None:
     await page.goto("/subscribers/new")
     await page.get_by_label("Identity", exact=True).fill(identity)
     await page.get_by_role("button", name="Enroll", exact=True).click()
+    await expect(page.locator("h1")).to_have_text(f"Enrolled {identity}")
 
 
 # ---------------------------------------------------------------- 1: forms, PRG, messages
@@ -544,6 +558,7 @@ async def test_every_page_passes_axe_fits_the_phone_and_is_photographed(
     await page.goto("/home-agents/spare.import.example")
     await page.get_by_role("button", name="Activate").click()
     await page.goto(f"/subscribers/shot-{kind}@example.com/config")
+    await expect(page.locator("main")).to_contain_text("handed out once")
     await page.get_by_role("button", name="Show swanctl.conf as a QR code").click()
     await check("qr-code")
     csv_file = tmp_path / "few.csv"
