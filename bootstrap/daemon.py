@@ -28,6 +28,7 @@ from .config import Settings
 from .context import ServiceContext
 from .errors import BootstrapError
 from .services import housekeeping
+from .services.bundle import Renderer
 from .store.engine import Store
 
 log = logging.getLogger("bootstrapd")
@@ -38,6 +39,8 @@ SERVICES: dict[str, str] = {
     "vici": "ikev2_glue.service:serve",
     "web": "bootstrap.web.service:serve",
 }
+BUNDLE_RENDERER = "ikev2_glue.mn_bundle:renderer_for"
+"""The MN bundle writer handed to the web face (which must not import ikev2_glue)."""
 
 
 
@@ -69,12 +72,19 @@ def resolve(name: str) -> Callable[[ServiceContext], Coroutine[Any, Any, None]] 
     return fn
 
 
+def bundle_renderer(settings: Settings) -> Renderer:
+    """The strongSwan face's MN bundle writer for ``settings`` (by name, like the services)."""
+    module, _, attr = BUNDLE_RENDERER.partition(":")
+    factory: Callable[[Settings], Renderer] = getattr(importlib.import_module(module), attr)
+    return factory(settings)
+
+
 async def run(settings: Settings, only: str | None = None) -> int:
     """Run the services until a signal arrives; returns the exit code."""
     store = Store(settings.database.url, echo=settings.database.echo)
     await asyncio.to_thread(migrate.ensure_current, store)
     names = [only] if only else enabled_services(settings)
-    ctx = ServiceContext(settings=settings, store=store)
+    ctx = ServiceContext(settings=settings, store=store, bundle_renderer=bundle_renderer(settings))
     ctx.announce(f"bootstrapd: store {store.engine.url.render_as_string(hide_password=True)}")
     tasks: dict[str, asyncio.Task[None]] = {}
     tasks["housekeeping"] = asyncio.create_task(

@@ -22,7 +22,7 @@ async def serve(ctx: ServiceContext) -> None:
     """Listen on ``[web] listen`` until cancelled; create the first admin on an empty store."""
     host, port = split_hostport(ctx.settings.web.listen, "[web] listen")
     password = await asyncio.to_thread(operators.ensure_first_admin, ctx.store, DAEMON)
-    app = create_app(ctx.settings, ctx.store)
+    app = create_app(ctx.settings, ctx.store, ctx.bundle_renderer)
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
     await runner.setup()
     try:

@@ -13,6 +13,7 @@ from webhelpers import World, build_world, clone_sqlite, pg_create, pg_drop, pg_
 
 from bootstrap.store.engine import Store
 from bootstrap.web.app import create_app
+from ikev2_glue.mn_bundle import renderer_for
 
 
 @pytest.fixture(scope="session")
@@ -65,4 +66,7 @@ def world_both(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World
 
 @pytest.fixture
 async def client(aiohttp_client: Any, world: World) -> TestClient:
-    return await aiohttp_client(create_app(world.settings, world.store))
+    # as bootstrapd wires it: the strongSwan face's bundle writer, injected
+    return await aiohttp_client(
+        create_app(world.settings, world.store, renderer_for(world.settings))
+    )
