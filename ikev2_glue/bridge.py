@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import random
 import time
@@ -38,7 +39,6 @@ from sqlalchemy.exc import DBAPIError
 
 from bootstrap import domain
 from bootstrap.services import bindings, bundle, home_agents, versions
-from bootstrap.store.models import utcnow
 
 from . import drain, model, plan
 from .link import CharonLink, EventPump, ViciError
@@ -340,7 +340,8 @@ class Bridge:
                      for k, a in found.items()}
         timers = drain.DrainTimers(self.cfg.redirect_wait, REDIRECT_GRACE)
         self.state.drain, actions = drain.drain_step(
-            self.state.drain, sas, where, self.fqdn, time.monotonic(), utcnow(), timers
+            self.state.drain, sas, where, self.fqdn, time.monotonic(), dt.datetime.now(dt.UTC),
+            timers
         )
         self._execute(actions)
 

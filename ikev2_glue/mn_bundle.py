@@ -21,7 +21,7 @@ from bootstrap.errors import NotFound
 from bootstrap.services.bundle import Files, MnBundleInput, Renderer
 
 from . import profile, templating
-from .settings import AssignMode, from_settings
+from .settings import AssignMode, assign_mode
 
 
 def swanctl_context(
@@ -90,4 +90,4 @@ def render(
 def renderer_for(settings: Settings) -> Renderer:
     """The renderer for this host's ``[vici] assign`` (the composition root hands it to
     the web face, which must not import this package)."""
-    return partial(render, assign=from_settings(settings).assign)
+    return partial(render, assign=assign_mode(settings))

@@ -62,6 +62,17 @@ def _positive(name: str, value: float) -> float:
     return value
 
 
+def assign_mode(settings: Settings) -> AssignMode:
+    """``[vici] assign`` alone (what a bundle writer needs on a host that runs no bridge)."""
+    try:
+        return AssignMode(settings.vici.assign)
+    except ValueError:
+        allowed = ", ".join(m.value for m in AssignMode)
+        raise ConfigError(
+            f"[vici] assign must be one of {allowed}, not {settings.vici.assign!r}"
+        ) from None
+
+
 def from_settings(settings: Settings) -> ViciSettings:
     """The bridge's view of ``settings``; :class:`ConfigError` for a value it cannot run with."""
     v = settings.vici
@@ -70,11 +81,7 @@ def from_settings(settings: Settings) -> ViciSettings:
     home_agent = dns_name(v.home_agent)
     if not home_agent or any(not label for label in home_agent.split(".")):
         raise ConfigError(f"[vici] home_agent must be the HA's FQDN, not {v.home_agent!r}")
-    try:
-        assign = AssignMode(v.assign)
-    except ValueError:
-        allowed = ", ".join(m.value for m in AssignMode)
-        raise ConfigError(f"[vici] assign must be one of {allowed}, not {v.assign!r}") from None
+    assign = assign_mode(settings)
     try:
         ipaddress.ip_address(v.radius_address)
     except ValueError:

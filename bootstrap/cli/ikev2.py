@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from ikev2_glue import mn_bundle, radius_config
-from ikev2_glue.settings import AssignMode, from_settings
+from ikev2_glue.settings import AssignMode, assign_mode
 
 from ..errors import ValidationError
 from ..services import bundle
@@ -77,7 +77,7 @@ def export_cmd(
     if fmt != "swanctl":
         raise ValidationError(f"format {fmt!r} is not supported")
     st = state()
-    mode = AssignMode(assign) if assign else from_settings(st.settings).assign
+    mode = AssignMode(assign) if assign else assign_mode(st.settings)
     render = partial(mn_bundle.render, assign=mode, fqdn_id=ike_id == "fqdn")
     issued = bundle.issue_once(st.store(), st.settings, Actor.cli(), identity, render, again)
     written = bundle.write_bundle(out, issued.files)

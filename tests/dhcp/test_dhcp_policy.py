@@ -18,7 +18,7 @@ from dhcp_hinfo import policy, wire4, wire6
 from dhcp_hinfo.links import LinkBindings
 from dhcp_hinfo.policy import Arrival, Drop, HomeView, Policy, Reply4, Reply6
 from dhcp_hinfo.responder import Responder
-from dhcp_hinfo.service import build_policy
+from dhcp_hinfo.settings import build_policy
 
 CLIENT = wire6.ClientId(wire6.Duid.ll(1, bytes.fromhex("02000000db64")))
 ON_ETH0 = Arrival("eth0", True)
