@@ -31,9 +31,9 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from bootstrap.config import Settings
+from bootstrap.context import Store
 from bootstrap.errors import ConfigError
 from bootstrap.services import bundle, credentials, radius
-from bootstrap.store.engine import Store
 
 from . import templating
 from .settings import ViciSettings, from_settings

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bootstrap.config import Settings
-from bootstrap.context import ServiceContext
-from bootstrap.store.engine import Store
+from bootstrap.context import ServiceContext, Store
 
 from .bridge import Bridge
 from .settings import from_settings

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from functools import partial
 
 from bootstrap.config import Settings
+from bootstrap.context import Store
 from bootstrap.services import bundle, radius
-from bootstrap.store.engine import Store
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,24 +1,28 @@
 """``bootstrapctl export`` (the MN's swanctl bundle) and ``bootstrapctl radius config``.
 
 The strongSwan face writes both (``ikev2_glue.mn_bundle``,
-``ikev2_glue.radius_config``); this module is loaded only when one of these
-commands runs (see ``root.py``), so the rest of the CLI never imports the face.
+``ikev2_glue.radius_config``); it is imported inside the commands only, so
+loading the CLI never imports the face.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from functools import partial
 from pathlib import Path
 
 import click
 
-from ikev2_glue import mn_bundle, radius_config
-from ikev2_glue.settings import AssignMode, assign_mode
-
+from ..config import ViciConfig
 from ..errors import ValidationError
 from ..services import bundle
 from ..services.actor import Actor
 from .common import emit_json, json_option, state
+
+ASSIGN_CHOICES: tuple[str, ...] = next(
+    f.metadata["choices"] for f in dataclasses.fields(ViciConfig) if f.name == "assign"
+)
+"""What ``[vici] assign`` may say (the config's own list)."""
 
 
 @click.command("export")
@@ -40,7 +44,7 @@ from .common import emit_json, json_option, state
 )
 @click.option(
     "--assign",
-    type=click.Choice([m.value for m in AssignMode]),
+    type=click.Choice(list(ASSIGN_CHOICES)),
     default=None,
     help="The HA's assignment mode (default: [vici] assign); decides pubkey vs EAP-TLS"
     " for certificate subscribers.",
@@ -74,6 +78,9 @@ def export_cmd(
     The bundle holds the subscriber's secret, so it is handed out once
     (audited as subscriber.bundle), whether by this command or the web UI.
     """
+    from ikev2_glue import mn_bundle
+    from ikev2_glue.settings import AssignMode, assign_mode
+
     if fmt != "swanctl":
         raise ValidationError(f"format {fmt!r} is not supported")
     st = state()
@@ -118,6 +125,8 @@ def radius_group() -> None:
 @json_option
 def radius_config_cmd(out: Path, as_json: bool) -> None:
     """Write a FreeRADIUS directory for this HA ([vici] home_agent) and charon's include."""
+    from ikev2_glue import radius_config
+
     st = state()
     written = radius_config.write_config(st.store(), st.settings, out)
     files = sorted(str(p.relative_to(out)) for p in written)

@@ -17,9 +17,9 @@ import time
 from aiohttp import web
 
 from ..config import Settings
+from ..context import Store
 from ..services import bundle
 from ..services.actor import Actor
-from ..store.engine import Store
 from .security import Refused
 
 RENDERER: web.AppKey[bundle.Renderer] = web.AppKey("bundle_renderer")
