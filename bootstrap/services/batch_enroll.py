@@ -58,31 +58,10 @@ from . import (
     views,
 )
 from .actor import Actor
+from .bulk import BatchResult, Row
 
 _rng = random.SystemRandom()
 MAX_HA_ROUNDS = 8
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One CSV row: ``identity[,fqdn,network,auth]`` and the line it came from."""
-
-    line: int
-    identity: str
-    fqdn: str | None = None
-    network: str | None = None
-    auth: str = "eap"
-
-
-@dataclass
-class BatchResult:
-    """What one committed batch did; ``secrets`` are plain and must be handed over once."""
-
-    enrolled: int = 0
-    existing: int = 0
-    rejected: list[tuple[int, str, str]] = field(default_factory=list)
-    secrets: list[tuple[str, str]] = field(default_factory=list)
-    certificates: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
