@@ -169,6 +169,7 @@ def _provision(
     row.updated_at = now
     row.secret_enc = row.key_enc = row.nt_hash = None
     row.cert_pem = row.cert_serial = None
+    row.bundle_issued_at = None  # a new credential: its bundle has not been handed out
     if method is domain.AuthMethod.EAP:
         secret = credentials.new_eap_secret()
         row.secret_enc = credentials.encrypt(settings, secret.encode())

@@ -12,10 +12,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..config import Settings
+from ..services.bundle import Renderer
 from ..services.operators import LoginLimiter
 from ..store.engine import Store
 from . import (
     api,
+    bundles,
     metrics,
     openapi,
     pages,
@@ -41,11 +43,19 @@ async def _count(request: web.Request, response: web.StreamResponse) -> None:
     metrics.count_response(request, response.status)
 
 
-def create_app(settings: Settings, store: Store, sample: bool = False) -> web.Application:
+def create_app(
+    settings: Settings,
+    store: Store,
+    render_bundle: Renderer | None = None,
+    sample: bool = False,
+) -> web.Application:
     """The whole web face over ``store``; the caller runs it (service.py or a test server).
 
-    ``sample`` runs the dashboard's sampler (:mod:`.ui_dashboard`) while the app runs
-    (``bootstrapd`` does; tests write their samples themselves).
+    ``render_bundle`` writes the MN bundle for the download routes; the
+    composition root passes the strongSwan face's (the web face imports no
+    other face); without one those routes answer 503.  ``sample`` runs the
+    dashboard's sampler (:mod:`.ui_dashboard`) while the app runs (``bootstrapd``
+    does; tests write their samples themselves).
     """
     app = web.Application(
         middlewares=[errors_middleware, auth_middleware], client_max_size=MAX_BODY
@@ -56,6 +66,8 @@ def create_app(settings: Settings, store: Store, sample: bool = False) -> web.Ap
     app[STORE] = store
     app[LIMITER] = LoginLimiter(cfg.login_attempts, cfg.login_window)
     app[SPECS] = {}
+    if render_bundle is not None:
+        app[bundles.RENDERER] = render_bundle
     app[JINJA] = make_environment()
     app[metrics.STORE_REGISTRY] = metrics.store_registry(store, cfg.heartbeat_timeout)
     app[RESULTS] = ResultBox()

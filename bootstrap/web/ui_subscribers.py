@@ -15,7 +15,14 @@ from aiohttp import web
 
 from .. import domain
 from ..errors import ValidationError
-from ..services import home_agents, networks, subscriber_bulk, subscriber_list, subscribers
+from ..services import (
+    bundle,
+    home_agents,
+    networks,
+    subscriber_bulk,
+    subscriber_list,
+    subscribers,
+)
 from . import bundles, forms, pagekit
 from .feedback import RESULTS
 from .routing import SETTINGS, STORE, WEB, RouteTable, principal, run
@@ -145,7 +152,7 @@ async def subscriber_page(request: web.Request) -> web.Response:
     sub = await run(subscribers.get, store, ident)
     ha = await run(subscribers.ha_of, store, ident)
     binds = await run(subscribers.bindings_of, store, ident)
-    downloaded = await run(bundles.already_downloaded, store, sub.identity)
+    downloaded = await run(bundle.issued, store, sub.identity)
     return render(request, "subscriber.html", sub=sub, ha=ha, binds=binds,
                   downloaded=downloaded, url=url_of(sub.identity))
 
@@ -226,6 +233,7 @@ async def bundle_page(request: web.Request) -> web.Response:
     name, data = await run(
         bundles.download_once, request.app[STORE], request.app[SETTINGS],
         principal(request).actor, request.match_info["identity"],
+        bundles.renderer_of(request.app),
     )
     return bundles.as_response(name, data)
 
@@ -283,7 +291,7 @@ async def bulk(request: web.Request) -> web.StreamResponse:
 async def config_page(request: web.Request) -> web.Response:
     store = request.app[STORE]
     sub = await run(subscribers.get, store, request.match_info["identity"])
-    downloaded = await run(bundles.already_downloaded, store, sub.identity)
+    downloaded = await run(bundle.issued, store, sub.identity)
     return render(request, "config.html", sub=sub, url=url_of(sub.identity),
                   downloaded=downloaded, qr=None, conf_name=None)
 
@@ -296,9 +304,10 @@ async def qr_page(request: web.Request) -> web.Response:
     await forms.read(request)
     store = request.app[STORE]
     sub = await run(subscribers.get, store, request.match_info["identity"])
-    top, files = await run(bundles.take_once, store, request.app[SETTINGS],
-                           principal(request).actor, sub.identity)
-    conf = files["swanctl.conf"][0].decode()
+    issued = await run(bundle.issue_once, store, request.app[SETTINGS],
+                       principal(request).actor, sub.identity, bundles.renderer_of(request.app))
+    top = f"{issued.input.sub.fqdn}-swanctl"
+    conf = issued.files["swanctl.conf"][0].decode()
     code = qr.svg(conf, f"QR code of the swanctl.conf of {sub.identity}")
     return render(request, "config.html", sub=sub, url=url_of(sub.identity), downloaded=True,
                   qr=code, conf_name=f"{top}/swanctl.conf")

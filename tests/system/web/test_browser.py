@@ -32,6 +32,7 @@ from bootstrap.services import (
 )
 from bootstrap.store.models import HomeAddress
 from bootstrap.web.app import create_app
+from ikev2_glue.mn_bundle import renderer_for
 from tests.support.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -103,7 +104,8 @@ def alive(world: World) -> None:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def base(world: World) -> AsyncIterator[str]:
-    server = TestServer(create_app(world.settings, world.store), host="127.0.0.1")
+    app = create_app(world.settings, world.store, renderer_for(world.settings))
+    server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     try:
         yield f"http://127.0.0.1:{server.port}"
