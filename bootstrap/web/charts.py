@@ -80,6 +80,8 @@ def _fmt(value: float, unit: str = "") -> str:
         return f"{value / 1000:.0f}k"
     if value >= 1000:
         return f"{value / 1000:.1f}k"
+    if value != int(value):
+        return f"{value:.1f}"
     return f"{value:.0f}"
 
 
