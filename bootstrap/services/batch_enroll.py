@@ -44,7 +44,16 @@ from .. import domain, rules
 from ..config import Settings
 from ..errors import BootstrapError, ValidationError
 from ..store import bulkload
-from ..store.models import Base, DnsOutbox, HomeAddress, HomeAgent, Network, Subscriber, utcnow
+from ..store.models import (
+    AuditLog,
+    Base,
+    DnsOutbox,
+    HomeAddress,
+    HomeAgent,
+    Network,
+    Subscriber,
+    utcnow,
+)
 from . import (
     allocation,
     audit,
@@ -402,4 +411,10 @@ def _write_side_effects(
     versions.bump(session, versions.SUBSCRIBERS)
 
 
-__all__ = ["BatchResult", "Row", "enroll_batch"]
+def analyze_after_import(session: Session) -> None:
+    """New planner statistics for the tables an import grew (see :func:`bulkload.analyze`)."""
+    tables = (Subscriber, HomeAddress, AuditLog, DnsOutbox)
+    bulkload.analyze(session, [_table(m) for m in tables])
+
+
+__all__ = ["BatchResult", "Row", "analyze_after_import", "enroll_batch"]
