@@ -303,7 +303,7 @@ def ca_init(common_name: str, as_json: bool) -> None:
     st = state()
     pem = credentials.ca_init(st.store(), st.settings, common_name, Actor.cli())
     if as_json:
-        emit_json({"ca_cert": pem})
+        emit_json(serialize.ca(pem))
     else:
         click.echo(pem, nl=False)
 
@@ -318,23 +318,12 @@ def ca_show(as_json: bool) -> None:
 
         raise NotFound("the store has no CA yet; run 'bootstrapctl ca init' first")
     if as_json:
-        emit_json({"ca_cert": pem})
+        emit_json(serialize.ca(pem))
     else:
         click.echo(pem, nl=False)
 
 
 # ---------------------------------------------------------------- subscribers
-
-
-def _enrollment_json(e: subscribers.Enrollment) -> dict[str, Any]:
-    """The shared enrollment shape plus the credential at top level (the CLI contract)."""
-    out = serialize.enrollment(e)
-    cred = out["credential"]
-    if cred["type"] == "eap":
-        out["secret"] = cred["secret"]
-    else:
-        out.update({k: cred[k] for k in ("cert", "key", "ca")})
-    return out
 
 
 @root.command()
@@ -360,7 +349,7 @@ def enroll(
         st.store(), st.settings, Actor.cli(), identity, network_name, fqdn, auth, ipv4
     )
     if as_json:
-        emit_json(_enrollment_json(e))
+        emit_json(serialize.enrollment_flat(e))
         return
     s = e.subscriber
     pairs: list[tuple[str, Any]] = [

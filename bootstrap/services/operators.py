@@ -326,16 +326,6 @@ def end_session(store: Store, session_hash: str, actor: Actor | None = None) -> 
         return True
 
 
-def end_sessions_of(store: Store, actor: Actor, name: str) -> int:
-    """Revoke every session of operator ``name``; returns how many ended."""
-    with store.session() as s:
-        row = _row(s, name)
-        result = s.execute(delete(WebSession).where(WebSession.operator_id == row.id))
-        n = int(getattr(result, "rowcount", 0) or 0)
-        audit.record(s, actor, "operator.sessions_revoked", name, sessions=n)
-        return n
-
-
 def session_count(store: Store, name: str) -> int:
     with store.session() as s:
         row = _row(s, name)
