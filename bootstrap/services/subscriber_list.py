@@ -142,25 +142,44 @@ def _networks_exist(store: Store, q: Query) -> None:
 
 
 def page(store: Store, query: Query) -> Page:
-    """One page of the subscribers that match ``query`` and how many match in all."""
+    """One page of the subscribers that match ``query`` and how many match in all.
+
+    The page's keys come first (from the sort column's index where there is one: no row
+    is read for the rows the offset skips), the rows of the page only after; a search,
+    which no index serves, yields its page and its total in one scan.
+    """
     q = query.checked()
     _networks_exist(store, q)
     base = _filtered(q)
+    keys = _ordered(base, q).with_only_columns(Subscriber.id).limit(q.size).offset(q.offset)
     with store.session() as s:
-        total = s.scalar(select(func.count()).select_from(base.subquery())) or 0
-        stmt = _ordered(base, q).limit(q.size).offset(q.offset).options(
-            selectinload(Subscriber.addresses),
-            selectinload(Subscriber.network),
-            selectinload(Subscriber.home_agent),
-        )
+        total: int | None = None
+        if q.search:
+            got = s.execute(keys.add_columns(func.count().over())).all()
+            ids = [r[0] for r in got]
+            total = int(got[0][1]) if got else None
+        else:
+            ids = list(s.scalars(keys))
+        if total is None:
+            total = int(s.scalar(base.with_only_columns(func.count())) or 0)
+        rows = {
+            r.id: r
+            for r in s.scalars(
+                select(Subscriber).where(Subscriber.id.in_(ids)).options(
+                    selectinload(Subscriber.addresses),
+                    selectinload(Subscriber.network),
+                    selectinload(Subscriber.home_agent),
+                )
+            )
+        }
         items = [
             views.subscriber(
                 r, r.network.domain, r.home_agent.fqdn if r.home_agent else None,
                 list(r.addresses),
             )
-            for r in s.scalars(stmt)
+            for r in (rows[i] for i in ids if i in rows)
         ]
-    return Page(items, int(total), q)
+    return Page(items, total, q)
 
 
 def identities(store: Store, query: Query, limit: int) -> list[str]:

@@ -154,7 +154,8 @@ async def subscriber_page(request: web.Request) -> web.Response:
     binds = await run(subscribers.bindings_of, store, ident)
     downloaded = await run(bundle.issued, store, sub.identity)
     return render(request, "subscriber.html", sub=sub, ha=ha, binds=binds,
-                  downloaded=downloaded, url=url_of(sub.identity))
+                  downloaded=downloaded, downloadable=bundles.RENDERER in request.app,
+                  url=url_of(sub.identity))
 
 
 def _consequences(verb: str, sub: domain.Subscriber, quarantine_days: float) -> list[str]:
