@@ -151,7 +151,8 @@ def page(store: Store, query: Query) -> Page:
     q = query.checked()
     _networks_exist(store, q)
     base = _filtered(q)
-    keys = _ordered(base, q).with_only_columns(Subscriber.id).limit(q.size).offset(q.offset)
+    # identities, not ids: the default order (identity) is then an index-only scan
+    keys = _ordered(base, q).with_only_columns(Subscriber.identity).limit(q.size).offset(q.offset)
     with store.session() as s:
         total: int | None = None
         if q.search:
@@ -161,11 +162,13 @@ def page(store: Store, query: Query) -> Page:
         else:
             ids = list(s.scalars(keys))
         if total is None:
-            total = int(s.scalar(base.with_only_columns(func.count())) or 0)
+            total = int(s.scalar(
+                base.with_only_columns(func.count(), maintain_column_froms=True)
+            ) or 0)
         rows = {
-            r.id: r
+            r.identity: r
             for r in s.scalars(
-                select(Subscriber).where(Subscriber.id.in_(ids)).options(
+                select(Subscriber).where(Subscriber.identity.in_(ids)).options(
                     selectinload(Subscriber.addresses),
                     selectinload(Subscriber.network),
                     selectinload(Subscriber.home_agent),

@@ -38,12 +38,14 @@ def _sign(key: str, payload: bytes) -> str:
     return hmac.new(key.encode(), payload, hashlib.sha256).hexdigest()[:32]
 
 
-def set_flash(response: web.StreamResponse, who: Principal, message: str) -> None:
+def set_flash(
+    response: web.StreamResponse, who: Principal, message: str, secure: bool = False
+) -> None:
     """Attach a one-sentence success message for the next page this session shows."""
     payload = base64.urlsafe_b64encode(message.encode()[:600])
     value = f"{payload.decode()}.{_sign(who.csrf_token, payload)}"
     response.set_cookie(FLASH_COOKIE, value, max_age=120, path="/", httponly=True,
-                        samesite="Strict")
+                        samesite="Strict", secure=secure)
 
 
 def take_flash(request: web.Request, who: Principal | None) -> str | None:
@@ -60,10 +62,12 @@ def take_flash(request: web.Request, who: Principal | None) -> str | None:
         return None
 
 
-def redirect(location: str, who: Principal, message: str) -> web.HTTPSeeOther:
-    """303 to ``location`` with ``message`` shown there."""
+def redirect(
+    location: str, who: Principal, message: str, secure: bool = False
+) -> web.HTTPSeeOther:
+    """303 to ``location`` with ``message`` shown there (``secure``: ``[web] secure_cookies``)."""
     resp = web.HTTPSeeOther(location)
-    set_flash(resp, who, message)
+    set_flash(resp, who, message, secure)
     return resp
 
 

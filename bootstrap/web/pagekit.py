@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from .feedback import RESULTS, redirect
-from .routing import principal
+from .routing import WEB, principal
 from .templating import render
 
 
@@ -53,4 +53,4 @@ def done(
 
 
 def flash_to(request: web.Request, location: str, message: str) -> web.HTTPSeeOther:
-    return redirect(location, principal(request), message)
+    return redirect(location, principal(request), message, request.app[WEB].secure_cookies)
