@@ -263,9 +263,9 @@ def _insert_subscribers(
             "updated_at": now,
         }
     new = bulkload.insert_new(
-        session, _table(Subscriber), [c.values for c in cands], ("id", "identity")
+        session, _table(Subscriber), [c.values for c in cands], ("id", "identity"), "identity"
     )
-    ids = {r.identity: r.id for r in new}
+    ids = {ident: sid for sid, ident in new}
     lost = [c for c in cands if c.ident not in ids]
     return ids, lost
 
@@ -298,8 +298,10 @@ def _allocate_hoas(
                 }
             )
         won = {
-            r.subscriber_id
-            for r in bulkload.insert_new(session, _table(HomeAddress), params, ("subscriber_id",))
+            r[0]
+            for r in bulkload.insert_new(
+                session, _table(HomeAddress), params, ("subscriber_id",), "subscriber_id"
+            )
         }
         for sid in won:
             hoas[sid] = drawn[sid]
