@@ -44,6 +44,7 @@ from .. import domain, rules
 from ..config import Settings
 from ..errors import BootstrapError, ValidationError
 from ..store import bulkload
+from ..store.engine import Store
 from ..store.models import (
     AuditLog,
     Base,
@@ -413,10 +414,10 @@ def _write_side_effects(
     versions.bump(session, versions.SUBSCRIBERS)
 
 
-def analyze_after_import(session: Session) -> None:
+def analyze_after_import(store: Store) -> None:
     """New planner statistics for the tables an import grew (see :func:`bulkload.analyze`)."""
     tables = (Subscriber, HomeAddress, AuditLog, DnsOutbox)
-    bulkload.analyze(session, [_table(m) for m in tables])
+    bulkload.analyze(store, [_table(m) for m in tables])
 
 
 __all__ = ["BatchResult", "Row", "analyze_after_import", "enroll_batch"]

@@ -26,6 +26,8 @@ from typing import Any
 from sqlalchemy import JSON, Table
 from sqlalchemy.orm import Session
 
+from .engine import Store
+
 
 def _is_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
@@ -168,17 +170,23 @@ def _copy_new(
     return [tuple(r) for r in session.connection().exec_driver_sql(sql, (keys,))]
 
 
-def analyze(session: Session, tables: Sequence[Table]) -> None:
+def analyze(store: Store, tables: Sequence[Table]) -> None:
     """Refresh the planner's statistics of ``tables`` after a bulk change.
 
     Without them SQLite has none at all and PostgreSQL keeps those of the
     nearly empty table until autovacuum comes by, and both then pick plans
     that read every subscriber for a page of 50 (a state filter sorted by
-    identity, an offset walked through the table instead of its index).
+    identity, an offset walked through the table instead of its index).  On
+    PostgreSQL a plain ``VACUUM (ANALYZE)`` (it takes no lock that blocks
+    readers or writers) also sets the visibility map, without which an
+    index-only scan reads every row of the table anyway; it cannot run inside
+    a transaction, so it gets a connection of its own.
     """
-    conn = session.connection()
-    if _is_postgresql(session):
-        conn.exec_driver_sql("ANALYZE " + ", ".join(f'"{t.name}"' for t in tables))
+    names = [f'"{t.name}"' for t in tables]
+    if store.is_postgresql:
+        with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM (ANALYZE) " + ", ".join(names))
         return
-    for t in tables:
-        conn.exec_driver_sql(f'ANALYZE "{t.name}"')
+    with store.engine.begin() as conn:
+        for name in names:
+            conn.exec_driver_sql(f"ANALYZE {name}")
