@@ -215,7 +215,8 @@ async def subscriber_page(request: web.Request) -> web.Response:
     binds = await run(subscribers.bindings_of, store, ident)
     downloaded = await run(bundle.issued, store, sub.identity)
     return render(
-        request, "subscriber.html", sub=sub, ha=ha, binds=binds, downloaded=downloaded
+        request, "subscriber.html", sub=sub, ha=ha, binds=binds, downloaded=downloaded,
+        downloadable=bundles.RENDERER in request.app,
     )
 
 
