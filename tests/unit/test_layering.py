@@ -37,6 +37,7 @@ PURE = (
     "dhcp_hinfo.policy",
     "dhcp_hinfo.names",
     "dhcp_hinfo.links",
+    "dhcp_hinfo.ratelimit",
     "dns_updater.wire",
     "dns_updater.plan",
     "dns_updater.sendplan",
@@ -47,6 +48,7 @@ PURE = (
     "bootstrap.domain",
     "bootstrap.rules",
     "bootstrap.dnsrecords",
+    "bootstrap.ha_health",
 )
 # the one core module allowed to import a face, and only inside its functions
 LAZY_FACE_USERS = ("bootstrap.cli.dns", "bootstrap.cli.ikev2")
