@@ -51,6 +51,7 @@ SENTENCES: dict[str, Callable[[str, Detail], str]] = {
     "ha.draining": lambda t, d: f"drained home agent {t} (was {d.get('before', '?')})",
     "ha.active": lambda t, d: f"activated home agent {t} (was {d.get('before', '?')})",
     "ha.down": lambda t, d: f"marked home agent {t} down (was {d.get('before', '?')})",
+    "ha.failed": lambda t, d: f"found home agent {t} failed (was {d.get('before', '?')})",
     "ha.reassign": lambda t, d: f"moved {d.get('moved', 0):,} subscribers off {t}"
                                 + (f"; {d['stranded']:,} had nowhere to go"
                                    if d.get("stranded") else ""),

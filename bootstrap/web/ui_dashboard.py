@@ -61,6 +61,9 @@ def banners(s: dashboard.Summary, cfg: WebSettings, has_ca: bool) -> list[Banner
         link = f"/home-agents/{h.fqdn}"
         if h.state is domain.HAState.DOWN:
             out.append(Banner("bad", f"Home agent {h.fqdn} is down.", link, h.fqdn))
+        elif h.state is domain.HAState.FAILED:
+            out.append(Banner("bad", f"Home agent {h.fqdn} failed (no heartbeat); its"
+                              " subscribers were moved to the other home agents.", link, h.fqdn))
         elif h.state is domain.HAState.ACTIVE and h.fqdn not in s.offered:
             out.append(Banner("bad", f"Home agent {h.fqdn} is not answering (no heartbeat"
                               " within the timeout), so it is not offered.", link, h.fqdn))
