@@ -53,8 +53,8 @@ def drain_cmd(fqdn: str, wait: bool, timeout: float, as_json: bool) -> None:
     open_at_start, _ = home_agents.drain_progress(store, fqdn)
     h = home_agents.drain(store, Actor.cli(), fqdn, st.settings)
     moved = before - h.assigned
-    result: dict[str, Any] = {
-        "home_agent": serialize.home_agent(h), "moved": moved, "stranded": h.assigned,
+    result: dict[str, Any] = {  # the HA as 'ha list --json' shows it, plus the drain's counts
+        **serialize.home_agent(h), "moved": moved, "stranded": h.assigned,
         "open_at_start": open_at_start,
     }
     if wait:

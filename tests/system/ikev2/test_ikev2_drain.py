@@ -187,7 +187,7 @@ async def test_bootstrapctl_drain_wait_follows_every_node_off_the_ha(
         assert r.returncode == 0, (r.stdout, r.stderr)
         out = json.loads(r.stdout)
         assert (out["moved"], out["stranded"], out["open_at_start"], out["open"]) == (2, 0, 2, 0)
-        assert out["home_agent"]["state"] == "draining"
+        assert (out["fqdn"], out["state"]) == ("ha1.example.com", "draining")
         assert 0 < out["seconds"] < 40
         assert bindings.list_open(store, "ha1.example.com") == []
         # the redirect-capable MN is on ha2 already; the other was terminated
