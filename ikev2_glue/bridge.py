@@ -311,7 +311,13 @@ class Bridge:
         if ha.state is not domain.HAState.ACTIVE:
             await asyncio.to_thread(self.drain_step)
         else:
-            await asyncio.to_thread(self.reinit_step)
+            try:
+                await asyncio.to_thread(self.reinit_step)
+            except (OSError, *ViciError, DBAPIError):
+                raise  # charon or the store gone: the run loop reconnects
+            except Exception as exc:  # a takeover must never stop the bridge
+                REINIT.labels("error").inc()
+                log.warning("vici: HA-initiated re-bootstrap failed this round: %s", exc)
 
     # ------------------------------------------------------------ takeover
     def reinit_step(self) -> None:

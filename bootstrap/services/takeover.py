@@ -38,9 +38,13 @@ def reinit_targets(
     now = now or utcnow()
     me = HomeAgent.__table__.alias("me")
     old = HomeAgent.__table__.alias("old")
-    still_open = select(Binding.id).where(
-        Binding.subscriber_id == Subscriber.id, Binding.down_at.is_(None)
-    ).exists()
+    live = Binding.__table__.alias("live")
+    still_open = (
+        select(live.c.id)
+        .where(live.c.subscriber_id == Subscriber.id, live.c.down_at.is_(None))
+        .correlate(Subscriber)
+        .exists()
+    )
     q = (
         select(Subscriber.id, Subscriber.identity, Binding.care_of, Binding.hoa, Binding.id)
         .join(me, me.c.id == Subscriber.home_agent_id)
