@@ -44,6 +44,7 @@ from .. import domain, rules
 from ..config import Settings
 from ..errors import BootstrapError, ValidationError
 from ..store import bulkload
+from ..store.engine import Store
 from ..store.models import (
     AuditLog,
     Base,
@@ -263,9 +264,9 @@ def _insert_subscribers(
             "updated_at": now,
         }
     new = bulkload.insert_new(
-        session, _table(Subscriber), [c.values for c in cands], ("id", "identity")
+        session, _table(Subscriber), [c.values for c in cands], ("id", "identity"), "identity"
     )
-    ids = {r.identity: r.id for r in new}
+    ids = {ident: sid for sid, ident in new}
     lost = [c for c in cands if c.ident not in ids]
     return ids, lost
 
@@ -298,8 +299,10 @@ def _allocate_hoas(
                 }
             )
         won = {
-            r.subscriber_id
-            for r in bulkload.insert_new(session, _table(HomeAddress), params, ("subscriber_id",))
+            r[0]
+            for r in bulkload.insert_new(
+                session, _table(HomeAddress), params, ("subscriber_id",), "subscriber_id"
+            )
         }
         for sid in won:
             hoas[sid] = drawn[sid]
@@ -411,10 +414,10 @@ def _write_side_effects(
     versions.bump(session, versions.SUBSCRIBERS)
 
 
-def analyze_after_import(session: Session) -> None:
+def analyze_after_import(store: Store) -> None:
     """New planner statistics for the tables an import grew (see :func:`bulkload.analyze`)."""
     tables = (Subscriber, HomeAddress, AuditLog, DnsOutbox)
-    bulkload.analyze(session, [_table(m) for m in tables])
+    bulkload.analyze(store, [_table(m) for m in tables])
 
 
 __all__ = ["BatchResult", "Row", "analyze_after_import", "enroll_batch"]

@@ -131,8 +131,7 @@ def import_rows(
             flush()
     flush()
     if result.enrolled:
-        with store.session() as s:
-            analyze_after_import(s)
+        analyze_after_import(store)
     result.rejected.sort()
     return result
 
