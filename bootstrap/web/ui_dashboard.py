@@ -20,8 +20,8 @@ from aiohttp import web
 from sqlalchemy.exc import DBAPIError
 
 from .. import domain
+from ..context import Store
 from ..services import audit, credentials, dashboard, networks, stats
-from ..store.engine import Store
 from . import charts
 from .routing import STORE, WEB, RouteTable, run
 from .settings import WebSettings

@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from ..config import Settings
+from ..context import Store
 from ..errors import ValidationError
 from ..services import bulk, subscriber_list
 from ..services.actor import Actor
-from ..store.engine import Store
 from . import pagekit
 from .routing import SETTINGS, STORE, RouteTable, principal, run
 from .templating import render
