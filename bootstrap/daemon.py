@@ -27,7 +27,7 @@ from . import migrate
 from .config import Settings
 from .context import ServiceContext
 from .errors import BootstrapError
-from .services import housekeeping
+from .services import housekeeping, publish_mode
 from .store.engine import Store
 
 log = logging.getLogger("bootstrapd")
@@ -73,6 +73,8 @@ async def run(settings: Settings, only: str | None = None) -> int:
     """Run the services until a signal arrives; returns the exit code."""
     store = Store(settings.database.url, echo=settings.database.echo)
     await asyncio.to_thread(migrate.ensure_current, store)
+    # one [dns] publish mode for every host: stored on first start, refused if different
+    await asyncio.to_thread(publish_mode.adopt, store, settings.dns.publish)
     names = [only] if only else enabled_services(settings)
     ctx = ServiceContext(settings=settings, store=store)
     ctx.announce(f"bootstrapd: store {store.engine.url.render_as_string(hide_password=True)}")

@@ -23,7 +23,7 @@ import dns.xfr
 from bootstrap.config import Settings
 from bootstrap.dnsrecords import RRset, absolute
 from bootstrap.errors import BootstrapError, NotFound
-from bootstrap.services import dnsoutbox
+from bootstrap.services import dnsoutbox, publish_mode
 from bootstrap.store.engine import Store
 from bootstrap.store.models import utcnow
 
@@ -83,9 +83,10 @@ async def reconcile(
     cfg = settings.dns
     client = publisher.client
     state = await asyncio.to_thread(dnsoutbox.desired_state, store)
+    mode = await asyncio.to_thread(publish_mode.current, store, cfg.publish)
     want, lost = plan.desired_rrsets(
         state,
-        cfg.publish,
+        mode.value,
         now or utcnow(),
         dt.timedelta(seconds=settings.store.heartbeat_timeout),
     )

@@ -18,7 +18,7 @@ import logging
 from bootstrap.config import Settings, split_hostport
 from bootstrap.context import ServiceContext
 from bootstrap.dnsrecords import RRset, network_rrsets
-from bootstrap.services import dnsoutbox, snapshot
+from bootstrap.services import dnsoutbox, publish_mode, snapshot
 from bootstrap.store.engine import Store
 from bootstrap.store.models import utcnow
 
@@ -81,9 +81,10 @@ async def serve(ctx: ServiceContext) -> None:
     settings = ctx.settings
     publisher = make_publisher(settings, ctx.store)
     liveness = Liveness(ctx.store, settings)
+    mode = await asyncio.to_thread(publish_mode.current, ctx.store, settings.dns.publish)
     ctx.announce(
         f"dns: publishing the outbox to {publisher.client.server} "
-        f"(TSIG key {publisher.client.key.name}, {settings.dns.publish} mode)"
+        f"(TSIG key {publisher.client.key.name}, {mode.value} mode)"
     )
     try:
         await asyncio.gather(

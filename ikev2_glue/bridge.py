@@ -15,12 +15,19 @@ bridge reconnects with backoff (0.2 s doubling to ``[vici] reconnect_max``),
 re-pushes everything and logs one line per state change.  It writes the
 HA's heartbeat while charon answers.  A draining HA loads nothing new and
 redirects its live MNs (:meth:`Bridge.drain_step`).
+
+Home link: with ``[vici] home_interface`` the bridge keeps the kernel's proxy
+neighbour entries there equal to the HoAs of this HA's open bindings
+(:mod:`.proxy` plans, :mod:`.neigh` executes) after every reconcile, every
+batch of SA events and every poll; while charon is unreachable it holds no
+SA, so every entry of ours is removed until the next reconcile.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import random
 import time
@@ -33,12 +40,14 @@ from sqlalchemy.exc import DBAPIError
 
 from bootstrap import domain
 from bootstrap.config import Settings
+from bootstrap.errors import NotFound
 from bootstrap.services import bindings, bundle, home_agents, radius, versions
 from bootstrap.store.engine import Store
 from bootstrap.store.models import utcnow
 
-from . import model, plan
+from . import model, plan, proxy
 from .link import CharonLink, EventPump, ViciError
+from .neigh import ProxyError, ProxyTable
 
 log = logging.getLogger("ikev2_glue")
 
@@ -47,6 +56,8 @@ RECONNECTS = Counter("mip6bs_vici_connects_total", "Successful connections to ch
 SYNC_CHANGES = Counter("mip6bs_vici_sync_changes_total", "Subscribers (un)loaded", ["action"])
 BAD_EVENTS = Counter("mip6bs_vici_bad_events_total", "VICI events that could not be handled")
 LOADED = Gauge("mip6bs_vici_loaded_subscribers", "Subscribers loaded into charon")
+PROXIES = Gauge("mip6bs_vici_proxy_entries", "HoAs this HA answers for on its home link")
+PROXY_CHANGES = Counter("mip6bs_vici_proxy_changes_total", "Proxy entries changed", ["action"])
 
 REDIRECT_GRACE = 3.0
 """Seconds a reassignment must be old before an MN is redirected (the new HA's bridge
@@ -99,7 +110,11 @@ class Bridge:
         self.fqdn = self.cfg.home_agent.lower().rstrip(".")
         self.mode = self.cfg.assign
         self.poll = poll_interval or settings.store.snapshot_poll_interval
-        self.publish_dns = settings.dns.publish == "registration"
+        # only a fallback: the store's publish mode decides (bootstrap.services.publish_mode)
+        self.publish_dns = {"registration": True, "enroll": False}.get(settings.dns.publish)
+        self.proxies = ProxyTable(self.cfg.home_interface) if self.cfg.home_interface else None
+        self._proxy_ranges: tuple[proxy.Network, ...] = ()
+        self._proxy_enabled = False
         self.announce = announce
         self.link = CharonLink(self.cfg.socket, self.cfg.command_timeout)
         self.state = BridgeState()
@@ -141,6 +156,7 @@ class Bridge:
             finally:
                 self.connected.clear()
                 self.synced.clear()
+                await asyncio.to_thread(self._sync_proxies, False)
                 if self._pump is not None:
                     await asyncio.to_thread(self._pump.stop)
                     self._pump = None
@@ -172,6 +188,7 @@ class Bridge:
         self.connected.set()
         await self._push_all()
         await asyncio.to_thread(self._reconcile)
+        await asyncio.to_thread(self._sync_proxies, True)
         self.synced.set()
 
     def _drain_queue(self) -> None:
@@ -200,6 +217,8 @@ class Bridge:
             events = self._parse(name, msg)
             if events:  # child-updown & co. need no thread hop
                 await asyncio.to_thread(self._apply_events, events)
+                if any(isinstance(e, model.SaUp | model.SaDown) for e in events):
+                    await asyncio.to_thread(self._sync_proxies, True)
 
     # ------------------------------------------------------------ store -> charon
     def _load_ha(self) -> plan.HaSide:
@@ -308,6 +327,8 @@ class Bridge:
             await self._sync(force=state_changed)
         if ha.state is not domain.HAState.ACTIVE:
             await asyncio.to_thread(self.drain_step)
+        # bindings closed by another host's transaction (a move) or by reconcile
+        await asyncio.to_thread(self._sync_proxies, True)
 
     async def _sync_radius(self) -> None:
         """Radius mode: new secrets need their NT hash; revoked or moved SAs must go."""
@@ -420,6 +441,41 @@ class Bridge:
             EVENTS.labels("move").inc()
             bindings.sa_moved(self.store, self.fqdn, ev.uniqueid, ev.remote_host,
                               ev.remote_port)
+
+    # ------------------------------------------------------------ home link
+    def _sync_proxies(self, connected: bool) -> None:
+        """Proxy entries on the home interface := HoAs of the open bindings (none if charon
+        is gone).  Failures are logged once per state change, never fatal."""
+        if self.proxies is None:
+            return
+        try:
+            link = bindings.home_link(self.store, self.fqdn)
+            self._proxy_ranges = tuple(ipaddress.ip_network(r) for r in link.networks)
+            want = proxy.parse_addresses(link.addresses) if connected else frozenset()
+            if want and not self._proxy_enabled:
+                failed = self.proxies.enable()
+                self._proxy_enabled = True
+                if failed:
+                    log.warning("vici: could not set %s to 1; set it as the operator",
+                                ", ".join(failed))
+            todo = proxy.plan_proxies(want, self.proxies.current(), self._proxy_ranges)
+            self.proxies.apply(todo)
+        except (ProxyError, OSError) as exc:
+            self._say(f"home link proxies on {self.proxies.ifname} not set: {exc}",
+                      logging.WARNING)
+            return
+        except DBAPIError:
+            return  # the store is away: keep what is there, the next poll retries
+        except NotFound:
+            return  # this HA is not in the store (yet): nothing is ours
+        for addr in todo.add:
+            log.info("vici: answering for %s on %s (proxy %s)", addr, self.proxies.ifname,
+                     "ND" if addr.version == 6 else "ARP")
+        for addr in todo.remove:
+            log.info("vici: no longer answering for %s on %s", addr, self.proxies.ifname)
+        PROXY_CHANGES.labels("add").inc(len(todo.add))
+        PROXY_CHANGES.labels("remove").inc(len(todo.remove))
+        PROXIES.set(len(want))
 
     def _heartbeat(self) -> None:
         try:

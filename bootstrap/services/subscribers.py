@@ -25,7 +25,18 @@ from ..config import Settings
 from ..errors import Conflict, Exhausted, NotFound, ValidationError
 from ..store.engine import Store
 from ..store.models import Binding, HomeAgent, Network, Subscriber, utcnow
-from . import allocation, audit, credentials, networks, outbox, radius, validate, versions, views
+from . import (
+    allocation,
+    audit,
+    credentials,
+    networks,
+    outbox,
+    publish_mode,
+    radius,
+    validate,
+    versions,
+    views,
+)
 from .actor import Actor
 
 _rng = random.SystemRandom()
@@ -109,8 +120,10 @@ def _refuse_infrastructure_name(session: Session, name: str) -> None:
         raise Conflict(f"fqdn {name!r} is a home agent's name; give the subscriber its own name")
 
 
-def _publish_now(settings: Settings) -> bool:
-    return settings.dns.publish == "enroll"
+def _publish_now(session: Session, settings: Settings) -> bool:
+    """Enroll mode (the store's, :mod:`.publish_mode`): records exist from enrollment on."""
+    mode = publish_mode.effective(session, settings.dns.publish)
+    return mode is domain.PublishMode.ENROLL
 
 
 def enroll_in(
@@ -191,7 +204,7 @@ def enroll_in(
         created_at=now,
         updated_at=now,
     )
-    if _publish_now(settings):
+    if _publish_now(session, settings):
         outbox.enqueue_subscriber(session, view, net.zones, True, "enroll")
     versions.bump(session, versions.SUBSCRIBERS)
     audit.record(
@@ -342,7 +355,7 @@ def _change_state(
             row.nt_hash = None
         s.flush()
         net = row.network
-        publish = target is domain.SubscriberState.ACTIVE and _publish_now(settings)
+        publish = target is domain.SubscriberState.ACTIVE and _publish_now(s, settings)
         # delete by the addresses it had, publish by the addresses it has
         view_for_dns = before if not publish else _view(s, row)
         if publish or before.state is domain.SubscriberState.ACTIVE:
