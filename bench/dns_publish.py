@@ -49,6 +49,7 @@ from bootstrap.services import dnsoutbox, outbox  # noqa: E402
 from bootstrap.store.engine import Store  # noqa: E402
 from dns_updater import keyfile  # noqa: E402
 from dns_updater.service import make_publisher  # noqa: E402
+from dns_updater.settings import from_settings  # noqa: E402
 
 ZONES = (FORWARD, REVERSE6)
 PREFIX = ipaddress.IPv6Network("2001:db8:1::/64")
@@ -97,7 +98,7 @@ def run_ours(named: Named, sets: list[RRset], batch: int, pg: bool, work: Path) 
             enabled=True, server=named.server, tsig_key_file=str(named.key_file),
             batch_size=2 * batch, max_in_flight=4, timeout=30.0,
         ))
-        pub = make_publisher(settings, store)
+        pub = make_publisher(from_settings(settings), store)
 
         async def go() -> float:
             t0 = time.perf_counter()

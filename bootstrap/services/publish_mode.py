@@ -52,7 +52,7 @@ def stored(session: Session) -> domain.PublishMode | None:
         return None
 
 
-def effective(session: Session, configured: str = "") -> domain.PublishMode:
+def effective(session: Session, configured: str | None = "") -> domain.PublishMode:
     """The mode decisions use: stored, else ``configured`` (if set), else enroll."""
     mode = stored(session)
     if mode is not None:
@@ -62,7 +62,7 @@ def effective(session: Session, configured: str = "") -> domain.PublishMode:
     return domain.PublishMode.ENROLL
 
 
-def current(store: Store, configured: str = "") -> domain.PublishMode:
+def current(store: Store, configured: str | None = "") -> domain.PublishMode:
     with store.session() as s:
         return effective(s, configured)
 

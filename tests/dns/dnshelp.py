@@ -14,6 +14,7 @@ from bootstrap.services.actor import Actor
 from bootstrap.store.engine import Store
 from dns_updater.publisher import DrainResult
 from dns_updater.service import make_publisher
+from dns_updater.settings import from_settings
 
 ACTOR = Actor("pytest", "cli")
 
@@ -45,7 +46,7 @@ def setup_network(store: Store, settings: Settings, zones: tuple[str, ...]) -> N
 
 
 async def flush(store: Store, settings: Settings) -> DrainResult:
-    pub = make_publisher(settings, store)
+    pub = make_publisher(from_settings(settings), store)
     try:
         return await pub.flush()
     finally:

@@ -21,6 +21,7 @@ from bootstrap.store.engine import Store
 from bootstrap.store.models import DnsOutbox
 from dns_updater import transport
 from dns_updater.service import make_publisher
+from dns_updater.settings import from_settings
 
 
 def rows(store: Store) -> list[DnsOutbox]:
@@ -29,7 +30,7 @@ def rows(store: Store) -> list[DnsOutbox]:
 
 
 async def flush(store: Store, settings: Settings) -> dict[str, int]:
-    pub = make_publisher(settings, store)
+    pub = make_publisher(from_settings(settings), store)
     try:
         return (await pub.flush()).errors
     finally:
@@ -115,7 +116,7 @@ async def test_500_enrollments_while_named_is_down(
     cfg = with_dns(settings, named, backoff_initial=0.1, backoff_cap=0.5, timeout=1.0)
     setup_network(store, cfg, (FORWARD, REVERSE6, REVERSE4))
     named.stop()
-    pub = make_publisher(cfg, store)
+    pub = make_publisher(from_settings(cfg), store)
     task = asyncio.create_task(pub.run())
     try:
         hoas = {}

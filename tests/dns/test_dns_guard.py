@@ -15,6 +15,7 @@ from bootstrap.store.models import DnsOutbox
 from dns_updater import keyfile
 from dns_updater.reconcile import reconcile
 from dns_updater.service import make_publisher
+from dns_updater.settings import from_settings
 
 
 async def test_foreign_name_is_left_alone_until_reconcile_takes_it_over(
@@ -38,9 +39,9 @@ async def test_foreign_name_is_left_alone_until_reconcile_takes_it_over(
         assert (row.name, row.rdtype) == ("www.example.com.", "AAAA")
         assert "already holds 2001:db8::80, which we did not publish" in (row.last_error or "")
 
-    pub = make_publisher(sq_settings, sqlite_store)
+    pub = make_publisher(from_settings(sq_settings), sqlite_store)
     try:
-        rep = await reconcile(sqlite_store, sq_settings, pub)
+        rep = await reconcile(pub)
     finally:
         await pub.close()
     assert [(d.name, d.rdtype) for d in rep.differences] == [("www.example.com.", "AAAA")]
@@ -67,9 +68,9 @@ async def test_never_published_rrset_is_not_deleted_or_reconciled_away(
     assert named.query("mail.example.com.", "AAAA") == ["2001:db8::25"]
     assert named.dig(mail.hoas[0].reverse_pointer, "PTR") == []
 
-    pub = make_publisher(sq_settings, sqlite_store)
+    pub = make_publisher(from_settings(sq_settings), sqlite_store)
     try:
-        rep = await reconcile(sqlite_store, sq_settings, pub)
+        rep = await reconcile(pub)
     finally:
         await pub.close()
     assert rep.differences == []

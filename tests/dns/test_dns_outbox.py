@@ -14,6 +14,7 @@ from bootstrap.services import dnsoutbox
 from bootstrap.store.engine import Store
 from bootstrap.store.models import utcnow
 from dns_updater.service import make_publisher
+from dns_updater.settings import from_settings
 
 
 def put(store: Store, *rrsets: RRset) -> None:
@@ -30,7 +31,8 @@ def test_newer_row_waits_for_older_one_of_the_same_name(store: Store) -> None:
     second = dnsoutbox.claim(store, "p2", 10, 60)
     assert [(r.name, r.rdatas) for r in second] == [("b.example.com.", ("2001:db8::3",))]
     # a failed row holds back newer rows of its RRset until its retry is due
-    dnsoutbox.mark_failed(store, first, "TIMEOUT: test", 30.0, 60.0)
+    retry = utcnow() + dt.timedelta(seconds=30)
+    dnsoutbox.mark_failed(store, [(r.id, retry) for r in first], "TIMEOUT: test")
     assert dnsoutbox.claim(store, "p2", 10, 60) == []
     later = utcnow() + dt.timedelta(seconds=31)
     both = dnsoutbox.claim(store, "p2", 10, 60, now=later)
@@ -58,9 +60,8 @@ async def test_two_publishers_never_send_a_row_twice(
     for rnd in range(3):  # three values per name: the last one must win
         put(pg_store, *(RRset(f"h{i}.example.com.", "AAAA", (f"2001:db8::{rnd}:{i:x}",))
                         for i in range(300)))
-    p1 = make_publisher(cfg, pg_store, owner="p1")
-    p2 = make_publisher(cfg, pg_store, owner="p2")
-    p1.claim_limit = p2.claim_limit = 40
+    p1 = make_publisher(from_settings(cfg), pg_store, owner="p1")
+    p2 = make_publisher(from_settings(cfg), pg_store, owner="p2")
     try:
         r1, r2 = await asyncio.gather(p1.flush(), p2.flush())
     finally:

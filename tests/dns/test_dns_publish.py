@@ -10,6 +10,7 @@ from bootstrap.domain import HAState
 from bootstrap.services import dnsoutbox, home_agents, networks, subscribers
 from bootstrap.store.engine import Store
 from dns_updater.service import make_publisher
+from dns_updater.settings import from_settings
 
 SRV = "_mip6._ipv6.example.com."
 
@@ -26,7 +27,7 @@ def add_network(store: Store, settings: Settings) -> None:
 
 
 async def flush(store: Store, settings: Settings) -> None:
-    pub = make_publisher(settings, store)
+    pub = make_publisher(from_settings(settings), store)
     try:
         res = await pub.flush()
     finally:

@@ -13,12 +13,13 @@ from bootstrap.services import bindings, subscribers
 from bootstrap.store.engine import Store
 from dns_updater.reconcile import reconcile
 from dns_updater.service import make_publisher
+from dns_updater.settings import from_settings
 
 
 async def check(store: Store, settings: Settings) -> list[tuple[str, str]]:
-    pub = make_publisher(settings, store)
+    pub = make_publisher(from_settings(settings), store)
     try:
-        rep = await reconcile(store, settings, pub, dry_run=True)
+        rep = await reconcile(pub, dry_run=True)
     finally:
         await pub.close()
     return [(d.name, d.rdtype) for d in rep.differences]

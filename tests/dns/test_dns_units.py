@@ -13,8 +13,8 @@ import dns.tsig
 import dns.update
 import pytest
 
+from bootstrap.dnsrecords import OutboxRow
 from bootstrap.errors import ConfigError
-from bootstrap.services.dnsoutbox import OutboxRow
 from dns_updater import errors, keyfile, plan, wire
 
 ZONE = "example.com."
