@@ -133,7 +133,7 @@ class DnsConfig:
     """The primary that accepts UPDATEs and zone transfers, ``address:port``."""
     tsig_key_file: str = field(default="mip6-update.key", metadata=PATH)
     """A BIND ``tsig-keygen`` key file (``key "name" { algorithm ...; secret "..."; };``)."""
-    publish: str = field(default="", metadata=_choice("", "enroll", "registration"))
+    publish: str = field(default="", metadata=_choice("enroll", "registration"))
     """When an MN's records appear: "enroll" (at enrollment) or "registration" (only while it
     has a live binding). One store-wide mode: empty follows the store's (set by
     'bootstrapctl dns publish MODE', enroll if never set); a value is stored at bootstrapd's
@@ -300,7 +300,8 @@ def _build_section(name: str, cls: type[Any], raw: Any, base: Path, where: str) 
         if not _type_ok(value, hint):
             raise ConfigError(f"{where}: [{name}] {key} must be {_type_name(hint)}")
         meta = fields[key].metadata
-        if "choices" in meta and value not in meta["choices"]:
+        unset = value == "" == fields[key].default  # an empty choice key means "not set"
+        if "choices" in meta and value not in meta["choices"] and not unset:
             allowed = ", ".join(repr(c) for c in meta["choices"])
             raise ConfigError(f"{where}: [{name}] {key} must be one of {allowed}, not {value!r}")
         if isinstance(hint, type) and hint is float and isinstance(value, int):
