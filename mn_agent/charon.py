@@ -3,8 +3,9 @@
 The bundle's ``swanctl.conf`` stays the one description of the MN's
 connection (made by the project's IKE profile); the agent writes a small
 overlay (Jinja2 template ``overlay.conf.j2``) that includes it and sets only
-``remote_addrs`` (and optionally ``dpd_delay``), then has ``swanctl``
-(charon's own VICI client, which parses that format) load it.  Initiating,
+``remote_addrs`` (and optionally ``dpd_delay``) into a run directory whose
+credential folders link to the bundle's, then has ``swanctl`` (charon's own
+VICI client, which parses that format) load it.  Initiating,
 terminating and reading the SAs use the ``vici`` library directly.
 """
 
@@ -27,6 +28,9 @@ TEMPLATES = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
     keep_trailing_newline=True,
 )
+
+
+CREDENTIAL_DIRS = ("x509ca", "x509", "private", "pubkey", "rsa", "ecdsa", "pkcs8", "pkcs12")
 
 
 class CharonError(Exception):
@@ -89,6 +93,11 @@ class Charon:
             bundle_conf=self.bundle_dir / "swanctl.conf", conn=self.conn, child=self.child,
             remote=remote, dpd_delay=dpd,
         )
+        # the run directory is a swanctl directory: credentials are the bundle's
+        for sub in CREDENTIAL_DIRS:
+            link = self.run_dir / sub
+            if (self.bundle_dir / sub).is_dir() and not link.exists():
+                link.symlink_to(self.bundle_dir / sub)
         path = self.run_dir / "swanctl.conf"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
@@ -98,10 +107,9 @@ class Charon:
     def load(self, remote: str) -> None:
         """Credentials and the connection, aimed at ``remote`` (``swanctl --load-all``)."""
         conf = self.overlay(remote)
-        env = dict(os.environ, SWANCTL_DIR=str(self.bundle_dir))
+        env = dict(os.environ, SWANCTL_DIR=str(conf.parent))
         r = subprocess.run(
-            ["swanctl", "--load-all", "--noprompt", "--file", str(conf),
-             "--uri", f"unix://{self.socket_path}"],
+            ["swanctl", "--load-all", "--noprompt", "--uri", f"unix://{self.socket_path}"],
             capture_output=True, text=True, env=env, timeout=self.timeout,
         )
         if r.returncode != 0:

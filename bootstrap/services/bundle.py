@@ -24,6 +24,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import jinja2
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from sqlalchemy import select
@@ -291,10 +292,24 @@ charon {
 """
 
 
+AGENT_TOML = jinja2.Template(
+    """# mip6-bootstrap: the MN agent's settings (mip6-mn --bundle <this directory>)
+# The agent finds the home agents by DHCPv6 home information and _mip6._ipv6 SRV of
+# home_domain and points the connection of swanctl.conf at the best one (its
+# remote_addrs is only the enrollment-time HA, for loading this bundle by hand).
+identity = {{ identity | tojson }}
+home_domain = {{ home_domain | tojson }}
+connection = "home"
+child = "home"
+""", keep_trailing_newline=True)
+
+
 def mn_bundle(inp: MnBundleInput) -> Files:
     """The swanctl directory as ``{relative path: (content, mode)}``; secrets are 0600."""
+    agent = AGENT_TOML.render(identity=inp.sub.identity, home_domain=inp.ha_id or inp.ha_fqdn)
     files: Files = {
         "swanctl.conf": (mn_swanctl_conf(inp).encode(), 0o600),
+        "mip6-mn.toml": (agent.encode(), 0o644),
         "x509ca/ca.pem": (inp.ca_pem.encode(), 0o644),
         "strongswan.d/mip6-mn.conf": (MN_STRONGSWAN_D.encode(), 0o644),
     }
