@@ -37,9 +37,7 @@ import dns.query
 import dns.update
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "dns"))
-
-from bind_named import FORWARD, REVERSE6, Named  # noqa: E402
+sys.path.insert(0, str(ROOT))
 
 from bootstrap import config, migrate  # noqa: E402
 from bootstrap.config import DnsConfig  # noqa: E402
@@ -50,6 +48,7 @@ from bootstrap.store.engine import Store  # noqa: E402
 from dns_updater import keyfile  # noqa: E402
 from dns_updater.service import make_publisher  # noqa: E402
 from dns_updater.settings import from_settings  # noqa: E402
+from tests.support.named import FORWARD, REVERSE6, Named  # noqa: E402
 
 ZONES = (FORWARD, REVERSE6)
 PREFIX = ipaddress.IPv6Network("2001:db8:1::/64")

@@ -24,13 +24,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import ikev2_netlab as nl
 import psycopg
 import pytest
-import reach_lab as rl
 
 from bootstrap.services import bindings
 from bootstrap.store.engine import Store
+from tests.support import netlab as nl
+from tests.support import reachlab as rl
 
 IDENTITY, FQDN = "mn@example.com", "mn.example.com"
 HA_FQDN = {rl.HA1: "ha1.example.com", rl.HA2: "ha2.example.com"}
