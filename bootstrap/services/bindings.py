@@ -16,7 +16,9 @@ host: the first open binding publishes them, closing the last withdraws
 them.  Both transactions first lock the subscriber's row, so two bridges
 recording a move (new binding on one HA, old one closed on another, in
 either order and at the same instant) are serialised and the second sees the
-first's binding: an overlap never withdraws the records.  IKE_SA up/down
+first's binding: an overlap never withdraws the records.  A redirect closes
+the old binding just *before* the new one opens, so a withdrawal waits
+:data:`WITHDRAW_GRACE` seconds in the outbox and the next open deletes it.  IKE_SA up/down
 stands in for the MIPv6 registration (our charon-based HA sees no Binding
 Update); the DNS change is written to the outbox in the same transaction.
 
@@ -31,14 +33,31 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from .. import domain
+from .. import dnsrecords, domain
 from ..errors import NotFound
 from ..store.engine import Store
-from ..store.models import Binding, HomeAddress, HomeAgent, Network, Subscriber, utcnow
+from ..store.models import (
+    Binding,
+    DnsOutbox,
+    HomeAddress,
+    HomeAgent,
+    Network,
+    Subscriber,
+    utcnow,
+)
 from . import outbox, publish_mode, views
+
+WITHDRAW_GRACE = 3.0
+"""Seconds a "binding down" withdrawal waits in the outbox before it is sent.
+
+A move by RFC 5685 redirect closes the old binding a few milliseconds before
+the new HA opens the next one; the opening transaction deletes the waiting
+withdrawal, so DNS never sees the records go.  A node that really left loses
+its records this much later (revocation and suspension withdraw at once)."""
+WITHDRAW_REASON = "binding down"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,14 +136,37 @@ def _registration(session: Session, publish_dns: bool | None) -> bool:
     return publish_mode.effective(session, fallback) is domain.PublishMode.REGISTRATION
 
 
-def _publish(session: Session, sub: Subscriber, shown: bool, reason: str) -> None:
-    """DNS outbox rows for the subscriber's records (registration mode)."""
+def _records(session: Session, sub: Subscriber) -> tuple[list[dnsrecords.RRset], tuple[str, ...]]:
+    """The subscriber's RRsets (as published) and its network's zones."""
     net = session.get(Network, sub.network_id)
     if net is None:
-        return
+        return [], ()
     ha = session.get(HomeAgent, sub.home_agent_id) if sub.home_agent_id else None
     dsub = views.subscriber(sub, net.domain, ha.fqdn if ha else None, list(sub.addresses))
-    outbox.enqueue_subscriber(session, dsub, net.zones or (), shown, reason)
+    return dnsrecords.subscriber_rrsets(dsub, True), tuple(net.zones or ())
+
+
+def _publish(session: Session, sub: Subscriber) -> None:
+    """First open binding: publish, and drop a withdrawal still waiting out its grace."""
+    rrsets, zones = _records(session, sub)
+    names = sorted({rr.name for rr in rrsets})
+    if names:
+        session.execute(
+            delete(DnsOutbox).where(
+                DnsOutbox.name.in_(names), DnsOutbox.reason == WITHDRAW_REASON,
+                DnsOutbox.done_at.is_(None), DnsOutbox.claimed_by.is_(None),
+            )
+        )
+    outbox.enqueue(session, rrsets, zones, "binding up")
+
+
+def _withdraw(session: Session, sub: Subscriber, now: dt.datetime) -> None:
+    """Last binding closed: delete the records, after :data:`WITHDRAW_GRACE` seconds."""
+    rrsets, zones = _records(session, sub)
+    empty = [dnsrecords.RRset(rr.name, rr.rdtype, ()) for rr in rrsets]
+    due = now + dt.timedelta(seconds=WITHDRAW_GRACE)
+    for values in outbox.outbox_rows(empty, zones, WITHDRAW_REASON, now):
+        session.add(DnsOutbox(**{**values, "next_attempt_at": due}))
 
 
 def _open(
@@ -148,7 +190,7 @@ def _open(
     session.add(row)
     session.flush()
     if first and _registration(session, publish_dns):
-        _publish(session, sub, True, "binding up")
+        _publish(session, sub)
     return row
 
 
@@ -159,7 +201,7 @@ def _close(session: Session, row: Binding, publish_dns: bool | None, now: dt.dat
     if _open_count(session, row.subscriber_id) == 0 and _registration(session, publish_dns):
         sub = session.get(Subscriber, row.subscriber_id)
         if sub is not None:
-            _publish(session, sub, False, "binding down")
+            _withdraw(session, sub, now)
 
 
 def sa_up(

@@ -26,15 +26,21 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from sqlalchemy import func, select
 
-from bootstrap.services import bindings
+from bootstrap import config
+from bootstrap.domain import HAState
+from bootstrap.services import bindings, dnsoutbox, home_agents
+from bootstrap.services.actor import Actor
 from bootstrap.store.engine import Store
+from bootstrap.store.models import DnsOutbox
 from tests.support import netlab as nl
 from tests.support import reachlab as rl
 
 IDENTITY, FQDN = "mn@example.com", "mn.example.com"
 HA_FQDN = {rl.HA1: "ha1.example.com", rl.HA2: "ha2.example.com"}
 PG_SOCKET = "/var/run/postgresql"
+ACTOR = Actor("pytest", "cli")
 
 
 @dataclass
@@ -242,3 +248,67 @@ def test_agent_discovers_ha1_and_the_hoa_is_reachable_by_name_then_follows_to_ha
     w.charons["ha1"].start()
     on(w, rl.HA2, hoa)
     w.ctl("ha", "activate", "ha1.example.com")
+
+
+def test_registration_mode_records_follow_20_moves_and_go_1s_after_revoke(world: World) -> None:
+    w = world
+    hoa = w.up_on(rl.HA2)
+    # switching the store-wide mode reconciles by itself: the idle node's records go at once,
+    # the connected node's stay (it has a binding)
+    sw = w.ctl("dns", "publish", "registration", host="ha1")
+    assert isinstance(sw, dict) and sw["changed"] == 1
+    rl.wait_for(lambda: w.lab.dig("cn", "idle.example.com", "AAAA") == [], 5,
+                "idle node's AAAA still published after the switch")
+    with w.store.session() as s:
+        mark = s.scalars(select(func.max(DnsOutbox.id))).one() or 0
+
+    def records() -> tuple[list[str], list[str]]:
+        fwd = w.lab.dig("cn", FQDN, "AAAA")
+        rev = w.lab.exec("cn", "dig", "+short", "+tcp", f"@{rl.DNS}", "-x", hoa,
+                         check=True).stdout.split()
+        return fwd, rev
+
+    assert records() == ([hoa], [FQDN + "."])
+    here = rl.HA2
+    times: list[float] = []
+    settings = config.load(str(w.config["ha1"]))
+    for move in range(20):
+        there = rl.HA1 if here == rl.HA2 else rl.HA2
+        t0 = time.monotonic()
+        # the service calls 'bootstrapctl ha drain/down/activate' make (the CLI itself ran above)
+        if move % 4 == 3:  # every fourth move: its HA's charon dies
+            w.charons[host_of(here)].kill9()
+            home_agents.set_state(w.store, ACTOR, HA_FQDN[here], HAState.DOWN, settings)
+        else:
+            home_agents.drain(w.store, ACTOR, HA_FQDN[here], settings)
+        assert w.up_on(there) == hoa
+        times.append(time.monotonic() - t0)
+        if w.charons[host_of(here)].proc is None:
+            w.charons[host_of(here)].start()
+        on(w, there, hoa)
+        home_agents.activate(w.store, ACTOR, HA_FQDN[here], settings)
+        rl.wait_for(lambda: dnsoutbox.pending_count(w.store) == 0, 10, "outbox not drained")
+        assert records() == ([hoa], [FQDN + "."]), f"move {move + 1}: records missing"
+        here = there
+    print(f"\n20 moves: {sum(times) / len(times):.1f} s each on average (redirect"
+          f" {avg(times, False):.1f} s, killed charon {avg(times, True):.1f} s)")
+    with w.store.session() as s:
+        withdrawn = s.scalars(select(DnsOutbox.id).where(
+            DnsOutbox.id > mark, DnsOutbox.name == FQDN + ".", DnsOutbox.rdtype == "AAAA",
+        )).all()
+        rows = s.scalars(select(DnsOutbox).where(DnsOutbox.id.in_(withdrawn))).all()
+        gone = [(r.id, r.reason) for r in rows if not r.rdatas]
+        assert not gone, f"moves queued withdrawals of the AAAA: {gone}"
+    t0 = time.monotonic()
+    w.ctl("revoke", IDENTITY)
+    time.sleep(max(0.0, 1.0 - (time.monotonic() - t0)))
+    assert records() == ([], []), "records still there 1 s after revoke"
+
+
+def host_of(ha: str) -> str:
+    return "ha1" if ha == rl.HA1 else "ha2"
+
+
+def avg(times: list[float], killed: bool) -> float:
+    picked = [t for i, t in enumerate(times) if (i % 4 == 3) == killed]
+    return sum(picked) / len(picked)

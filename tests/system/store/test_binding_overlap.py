@@ -83,7 +83,17 @@ def test_simultaneous_open_and_close_on_two_has_never_withdraw(
         open_ = bindings.list_for(pg_store, "mn@example.com", open_only=True)
         assert [b.home_agent for b in open_] == [new]
         assert last_aaaa(pg_store, name) == [hoa], f"move {move}: records withdrawn"
-    bindings.sa_down(pg_store, has[20 % 2], "21")
+    # a redirect: the old binding closes just before the new one opens; the withdrawal
+    # waits out its grace in the outbox and the opening transaction deletes it
+    assert bindings.sa_down(pg_store, has[0], "21")
+    assert last_aaaa(pg_store, name) == []
+    bindings.sa_up(pg_store, has[1], bindings.LiveSa("22", "mn@example.com", "c", 1, (hoa,)))
+    with pg_store.session() as s:
+        reasons = [r.reason for r in s.scalars(select(DnsOutbox).where(
+            DnsOutbox.name == name, DnsOutbox.done_at.is_(None)).order_by(DnsOutbox.id))]
+    assert bindings.WITHDRAW_REASON not in reasons and last_aaaa(pg_store, name) == [hoa]
+    # the node really leaves: withdrawn (sent once the grace is over)
+    assert bindings.sa_down(pg_store, has[1], "22")
     assert last_aaaa(pg_store, name) == []
 
 
