@@ -14,6 +14,10 @@ from dataclasses import dataclass, field
 from .config import Settings
 from .store.engine import Store
 
+# Store is re-exported: a face names the store handle as a type from here, never from
+# bootstrap.store (it reaches the store only through bootstrap.services).
+__all__ = ["ServiceContext", "Store"]
+
 
 def _print(line: str) -> None:
     print(line, flush=True)

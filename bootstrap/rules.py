@@ -17,7 +17,9 @@ from collections.abc import Iterable, Sequence
 
 from .domain import HAState, HomeAgent
 
-DEFAULT_HEARTBEAT_TIMEOUT = dt.timedelta(seconds=90)
+DEFAULT_HEARTBEAT_SECONDS = 90.0
+"""The one default of ``[store] heartbeat_timeout``: nine beats of the bridge's 10 s interval."""
+DEFAULT_HEARTBEAT_TIMEOUT = dt.timedelta(seconds=DEFAULT_HEARTBEAT_SECONDS)
 
 
 def is_live(ha: HomeAgent, now: dt.datetime, timeout: dt.timedelta) -> bool:

@@ -25,9 +25,9 @@ from typing import TypeVar
 
 from prometheus_client import Counter
 
+from bootstrap.context import Store
 from bootstrap.dnsrecords import OutboxRow
 from bootstrap.services import dnsoutbox
-from bootstrap.store.engine import Store
 
 from . import sendplan
 from .errors import Failure, UpdateFailure

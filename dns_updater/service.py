@@ -15,10 +15,9 @@ import asyncio
 import datetime as dt
 import logging
 
-from bootstrap.context import ServiceContext
+from bootstrap.context import ServiceContext, Store
 from bootstrap.dnsrecords import RRset, network_rrsets
 from bootstrap.services import dnsoutbox, publish_mode, snapshot
-from bootstrap.store.engine import Store
 
 from .publisher import Publisher, publisher_id
 from .settings import DnsSettings, from_settings

@@ -14,7 +14,6 @@ import click
 from ..errors import ConfigError
 from ..services import bulk
 from ..services.actor import Actor
-from ..services.credentials import write_private
 from .common import emit_json, is_tty, json_option, state, stderr
 
 
@@ -57,6 +56,8 @@ def import_cmd(csv_file: Path, secrets_out: Path | None, batch_size: int, as_jso
         w = csv.writer(buf)
         w.writerow(["identity", "secret"])
         w.writerows(result.secrets)
+        from ..services.credentials import write_private  # cryptography: only when needed
+
         write_private(secrets_path, buf.getvalue().encode())
     if as_json:
         emit_json(

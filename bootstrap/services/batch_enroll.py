@@ -51,6 +51,7 @@ from . import (
     credentials,
     ha_slots,
     outbox,
+    publish_mode,
     radius,
     subscribers,
     validate,
@@ -58,31 +59,10 @@ from . import (
     views,
 )
 from .actor import Actor
+from .bulk import BatchResult, Row
 
 _rng = random.SystemRandom()
 MAX_HA_ROUNDS = 8
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One CSV row: ``identity[,fqdn,network,auth]`` and the line it came from."""
-
-    line: int
-    identity: str
-    fqdn: str | None = None
-    network: str | None = None
-    auth: str = "eap"
-
-
-@dataclass
-class BatchResult:
-    """What one committed batch did; ``secrets`` are plain and must be handed over once."""
-
-    enrolled: int = 0
-    existing: int = 0
-    rejected: list[tuple[int, str, str]] = field(default_factory=list)
-    secrets: list[tuple[str, str]] = field(default_factory=list)
-    certificates: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -383,7 +363,8 @@ def _write_side_effects(
     now: dt.datetime,
 ) -> None:
     """Audit rows and DNS outbox rows by executemany, one change-version bump."""
-    publish = domain.PublishMode(settings.dns.publish) is domain.PublishMode.ENROLL
+    mode = publish_mode.effective(session, settings.dns.publish)  # the store's mode
+    publish = mode is domain.PublishMode.ENROLL
     dns_rows: list[dict[str, object]] = []
     audit_rows: list[dict[str, object]] = []
     for c in cands:

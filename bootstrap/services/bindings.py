@@ -37,6 +37,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from .. import dnsrecords, domain
+from ..domain import dns_name
 from ..errors import NotFound
 from ..store.engine import Store
 from ..store.models import (
@@ -102,7 +103,7 @@ def _subscriber(session: Session, ident: str) -> Subscriber | None:
     if ident.startswith("@"):  # strongSwan's way of forcing ID_FQDN
         ident = ident[1:]
     q = select(Subscriber).where(
-        or_(Subscriber.identity == ident, Subscriber.fqdn == ident.rstrip(".").lower())
+        or_(Subscriber.identity == ident, Subscriber.fqdn == dns_name(ident))
     )
     return session.scalars(q).first()
 

@@ -16,14 +16,38 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from ..config import Settings
-from ..store.engine import Store
 from .actor import Actor
-from .batch_enroll import BatchResult, Row, enroll_batch
+
+if TYPE_CHECKING:
+    from ..config import Settings
+    from ..store.engine import Store
 
 BATCH = 1000
 HEADER = ("identity", "fqdn", "network", "auth")
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One CSV row: ``identity[,fqdn,network,auth]`` and the line it came from."""
+
+    line: int
+    identity: str
+    fqdn: str | None = None
+    network: str | None = None
+    auth: str = "eap"
+
+
+@dataclass
+class BatchResult:
+    """What one committed batch did; ``secrets`` are plain and must be handed over once."""
+
+    enrolled: int = 0
+    existing: int = 0
+    rejected: list[tuple[int, str, str]] = field(default_factory=list)
+    secrets: list[tuple[str, str]] = field(default_factory=list)
+    certificates: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -81,6 +105,8 @@ def import_rows(
     each committed batch's result (its new secrets included) before the next
     batch starts.
     """
+    from .batch_enroll import enroll_batch  # SQLAlchemy and cryptography: not for parse_csv
+
     result = ImportResult()
     batch: list[Row] = []
 

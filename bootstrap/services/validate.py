@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from ..domain import dns_name
 from ..errors import ValidationError
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -20,7 +21,7 @@ MAX_IDENTITY = 253
 
 def fqdn(value: str, field: str = "fqdn") -> str:
     """A host name of letters, digits and hyphens in dot-separated labels, lower-cased."""
-    name = value.strip().rstrip(".").lower()
+    name = dns_name(value)
     if not name or len(name) > 253:
         raise ValidationError(f"{field} {value!r} must be a domain name of 1 to 253 characters")
     labels = name.split(".")
@@ -142,7 +143,7 @@ def positive(value: int, field: str) -> int:
 
 def zone(value: str) -> str:
     """A DNS zone name such as example.com or 8.b.d.0.1.0.0.2.ip6.arpa."""
-    name = value.strip().rstrip(".").lower()
+    name = dns_name(value)
     labels = name.split(".")
     if not name or len(name) > 253 or not all(re.match(r"^[a-z0-9_-]{1,63}$", lb) for lb in labels):
         raise ValidationError(f"zone {value!r} is not a DNS zone name such as example.com")

@@ -476,9 +476,7 @@ async def create_token(request: web.Request) -> web.Response:
         b["role"],
         b.get("days"),
     )
-    out = serialize.token(t)
-    out["token"] = raw
-    return ok(out, 201)
+    return ok(serialize.new_token(t, raw), 201)
 
 
 @routes.add(
@@ -521,7 +519,7 @@ async def ca_pem(request: web.Request) -> str:
     returns=schemas.CA_OUT,
 )
 async def get_ca(request: web.Request) -> web.Response:
-    return ok({"ca_cert": await ca_pem(request)})
+    return ok(serialize.ca(await ca_pem(request)))
 
 
 # ---------------------------------------------------------------- audit

@@ -1,4 +1,5 @@
-"""Operator accounts, sessions, tokens and the login limiter; the operator/token CLI."""
+"""Operator accounts, sessions and tokens on both store backends; the operator/token CLI
+(roles and the login limiter: tests/unit/web/test_operator_rules.py)."""
 
 from __future__ import annotations
 
@@ -81,31 +82,6 @@ def test_tokens_are_stored_as_sha256_and_expire(world: World) -> None:
     assert operators.token_principal(world.store, raw, now=later) is None
     assert operators.token_principal(world.store, "mip6bs_" + "x" * 40) is None
     assert operators.token_principal(world.store, "not-ours") is None
-
-
-def test_roles_are_ordered() -> None:
-    assert operators.role_allows("admin", "operator")
-    assert operators.role_allows("operator", "viewer")
-    assert not operators.role_allows("viewer", "operator")
-    assert not operators.role_allows("root", "viewer")
-
-
-def test_login_limiter_counts_per_key_within_the_window() -> None:
-    now = [1000.0]
-    lim = operators.LoginLimiter(3, 60.0, clock=lambda: now[0])
-    for _ in range(3):
-        assert lim.retry_after("addr:a", "name:x") == 0
-        lim.failed("addr:a", "name:x")
-    assert lim.retry_after("addr:a") == pytest.approx(60.0)
-    assert lim.retry_after("name:x", "addr:b") == pytest.approx(60.0)
-    assert lim.retry_after("addr:b", "name:y") == 0
-    now[0] += 30
-    assert lim.retry_after("addr:a") == pytest.approx(30.0)
-    now[0] += 31
-    assert lim.retry_after("addr:a", "name:x") == 0
-    lim.failed("addr:a")
-    lim.succeeded("addr:a")
-    assert lim.retry_after("addr:a") == 0
 
 
 def test_first_admin_only_on_an_empty_store(world: World, tmp_path: Path) -> None:
