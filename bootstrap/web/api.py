@@ -214,6 +214,7 @@ async def download_bundle(request: web.Request) -> web.Response:
         request.app[SETTINGS],
         principal(request).actor,
         request.match_info["identity"],
+        bundles.renderer_of(request.app),
     )
     return bundles.as_response(name, data)
 

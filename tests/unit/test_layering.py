@@ -7,7 +7,8 @@
   (``bootstrap.services``); where it names the store handle as a type it imports
   ``from bootstrap.context import Store``, not ``bootstrap.store.engine``.
 - The core (``bootstrap`` without ``bootstrap.web``) imports a face only lazily, inside the
-  function of the ``bootstrapctl dns`` group that drives the publisher; the daemon and
+  functions of the ``bootstrapctl dns`` group that drives the publisher and of
+  ``bootstrapctl export`` / ``radius config`` that the strongSwan face writes; the daemon and
   ``bootstrap.faces`` load faces by module name.
 - The pure modules (codecs, policies, plans) import no asyncio, socket, SQLAlchemy or
   prometheus_client, neither themselves nor through any project module they import: they are
@@ -37,13 +38,15 @@ PURE = (
     "dns_updater.plan",
     "dns_updater.sendplan",
     "ikev2_glue.plan",
+    "ikev2_glue.profile",
+    "ikev2_glue.drain",
     "ikev2_glue.model",
     "bootstrap.domain",
     "bootstrap.rules",
     "bootstrap.dnsrecords",
 )
 # the one core module allowed to import a face, and only inside its functions
-LAZY_FACE_USERS = ("bootstrap.cli.dns",)
+LAZY_FACE_USERS = ("bootstrap.cli.dns", "bootstrap.cli.ikev2")
 
 
 def module_name(path: Path) -> str:

@@ -1,18 +1,22 @@
 """The bridge's store services: bindings open/move/rekey/close/reconcile, registration-mode DNS,
-the RADIUS views of migration 0002 (on SQLite and PostgreSQL)."""
+the RADIUS views of migration 0002, the MN bundle handed out once (migration 0003), on SQLite
+and PostgreSQL."""
 
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from bootstrap import migrate
 from bootstrap.config import Settings
-from bootstrap.services import bindings, subscribers
+from bootstrap.errors import Conflict
+from bootstrap.services import audit, bindings, bundle, subscribers
 from bootstrap.store.engine import Store
 from bootstrap.store.models import DnsOutbox
+from ikev2_glue import mn_bundle
 from tests.support.ikev2 import ACTOR, HA_FQDN, populate
 
 
@@ -84,3 +88,56 @@ def test_migration_0002_upgrades_and_downgrades(tmp_path: Path, pg_url: str) -> 
             assert migrate.current_revision(store) == migrate.head_revision(store)
         finally:
             store.dispose()
+
+
+def test_bundle_is_issued_once_atomically_and_audited(store: Store, settings: Settings) -> None:
+    populate(store, settings)
+    subscribers.enroll(store, settings, ACTOR, "mn@example.com")
+    render = mn_bundle.renderer_for(settings)
+    assert not bundle.issued(store, "mn@example.com")
+    second: list[bundle.IssuedBundle] = []
+
+    def racing(inp: bundle.MnBundleInput) -> bundle.Files:
+        # a second request for the same bundle arrives while the first one renders
+        if not second:
+            second.append(bundle.issue_once(store, settings, ACTOR, "mn@example.com", render))
+        return render(inp)
+
+    with pytest.raises(Conflict, match="already downloaded once"):
+        bundle.issue_once(store, settings, ACTOR, "mn@example.com", racing)
+    assert len(second) == 1 and "swanctl.conf" in second[0].files
+    assert bundle.issued(store, "mn@example.com")
+    with pytest.raises(Conflict, match="bootstrapctl export --again"):
+        bundle.issue_once(store, settings, ACTOR, "mn@example.com", render)
+    again = bundle.issue_once(store, settings, ACTOR, "mn@example.com", render, again=True)
+    assert again.again and again.files["swanctl.conf"] == second[0].files["swanctl.conf"]
+    entries = [e for e in audit.recent(store, target="mn@example.com")
+               if e.action == bundle.ACTION]
+    assert [e.detail["again"] for e in entries] == [True, False]  # newest first
+
+
+def test_migration_0003_keeps_downloads_the_audit_log_recorded(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'm.db'}")
+    try:
+        migrate.upgrade(store, "0002")
+        with store.engine.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO networks (id, domain, prefix, zones, ha_info, created_at)"
+                " VALUES (1, 'example.com', '2001:db8:1::/64', '[]', 'both', :t)"),
+                {"t": dt.datetime(2026, 1, 1)})
+            for sid, ident in ((1, "a@example.com"), (2, "b@example.com")):
+                conn.execute(sa.text(
+                    "INSERT INTO subscribers (id, identity, fqdn, network_id, state, auth,"
+                    " created_at, updated_at) VALUES (:i, :n, :f, 1, 'active', 'eap', :t, :t)"),
+                    {"i": sid, "n": ident, "f": f"{ident[0]}.example.com",
+                     "t": dt.datetime(2026, 1, 1)})
+            conn.execute(sa.text(
+                "INSERT INTO audit_log (at, actor, source, action, target, detail)"
+                " VALUES (:t, 'admin', 'ui', 'subscriber.bundle', 'a@example.com', '{}')"),
+                {"t": dt.datetime(2026, 2, 2)})
+        migrate.upgrade(store)
+        assert bundle.issued(store, "a@example.com") and not bundle.issued(store, "b@example.com")
+        migrate.downgrade(store, "0002")
+        migrate.upgrade(store)
+    finally:
+        store.dispose()

@@ -1,17 +1,18 @@
 """Pure parts of the bridge and of the MN bundle, without charon or a store
 (the store services of the bridge: tests/system/ikev2/test_ikev2_bindings.py).
 
-Event messages are the HA-side messages recorded in the strongSwan lab
-(labs/strongswan/results/events-full.json), trimmed and as VICI delivers
-them (bytes).
+Event messages are HA-side messages as charon 5.9.8 sent them (recorded
+once with ``swanctl``-driven MNs), trimmed, and as VICI delivers them (bytes).
 """
 
 from __future__ import annotations
 
 import pytest
 
+from bootstrap.domain import AuthMethod, SubscriberState
 from bootstrap.services import bundle, radius
-from ikev2_glue import model, plan
+from ikev2_glue import mn_bundle, model, plan, radius_config
+from ikev2_glue.settings import AssignMode
 
 
 def b(obj: object) -> object:
@@ -74,7 +75,7 @@ HA = plan.HaSide("ha1.example.com", "2001:db8:1::1", "CERT", "CA")
 
 def creds(sid: int, **kw: object) -> plan.SubscriberCreds:
     base: dict[str, object] = dict(id=sid, identity=f"mn{sid}@example.com",
-                                   fqdn=f"mn{sid}.example.com", auth="eap", active=True,
+                                   fqdn=f"mn{sid}.example.com", auth=AuthMethod.EAP, active=True,
                                    hoa6=f"2001:db8:1::{sid:x}", eap_secret="s3cret")
     base.update(kw)
     return plan.SubscriberCreds(**base)  # type: ignore[arg-type]
@@ -91,7 +92,7 @@ def test_loadout_pins_one_hoa_per_identity() -> None:
     assert conn["children"]["mip6"]["local_ts"] == ["::/0", "0.0.0.0/0"]
     assert lo.shared == {"id": "eap-66", "type": "EAP", "data": "s3cret",
                          "owners": ["mn66@example.com"]}
-    cert = plan.subscriber_loadout(HA, creds(7, auth="cert", eap_secret=None))
+    cert = plan.subscriber_loadout(HA, creds(7, auth=AuthMethod.CERT, eap_secret=None))
     assert cert is not None and cert.shared is None
     assert cert.conn["sub-7"]["remote-1"] == {"auth": "pubkey", "id": "mn7@example.com"}
     assert plan.subscriber_loadout(HA, creds(8, active=False)) is None
@@ -112,29 +113,31 @@ def test_plan_sync_loads_changes_only_and_removes_the_rest() -> None:
 
 def test_nt_hash_and_conninfo() -> None:
     assert radius.nt_hash("password") == "8846f7eaee8fb117ad06bdd830b7586c"
-    assert radius.conninfo("postgresql+psycopg://radius@/store?host=/var/run/postgresql") == (
-        "host=/var/run/postgresql dbname=store user=radius"
-    )
-    assert radius.conninfo("postgresql://u:pw@127.0.0.1:5433/db", "rad") == (
+    url = "postgresql+psycopg://radius@/store?host=/var/run/postgresql"
+    assert radius_config.conninfo(url) == "host=/var/run/postgresql dbname=store user=radius"
+    assert radius_config.conninfo("postgresql://u:pw@127.0.0.1:5433/db", "rad") == (
         "host=127.0.0.1 port=5433 dbname=db user=rad"
     )
 
 
 def test_mn_bundle_is_a_swanctl_dir_with_private_secrets() -> None:
-    sub = bundle.SubscriberCredentials(1, "mn@example.com", "mn.example.com", "eap", "active",
-                                       "2001:db8:1::5", "192.0.2.5", eap_secret="pw")
-    files = bundle.mn_bundle(bundle.MnBundleInput(sub, "ha1.example.com", "2001:db8:1::1", "CA"))
+    sub = bundle.SubscriberCredentials(1, "mn@example.com", "mn.example.com", AuthMethod.EAP,
+                                       SubscriberState.ACTIVE, "2001:db8:1::5", "192.0.2.5",
+                                       eap_secret="pw")
+    files = mn_bundle.render(bundle.MnBundleInput(sub, "ha1.example.com", "2001:db8:1::1", "CA"))
     assert files["swanctl.conf"][1] == 0o600 and files["x509ca/ca.pem"] == (b"CA", 0o644)
     conf = files["swanctl.conf"][0].decode()
     for line in ("remote_addrs = 2001:db8:1::1", "vips = ::, 0.0.0.0",
                  "remote_ts = ::/0, 0.0.0.0/0", 'eap_id = "mn@example.com"',
                  'secret = "pw"', 'id = "ha1.example.com"'):
         assert line in conf
-    cert = bundle.SubscriberCredentials(2, "c@example.com", "c.example.com", "cert", "active",
-                                        "2001:db8:1::6", None, cert_pem="C", key_pem=b"K")
-    per_sub = bundle.mn_bundle(bundle.MnBundleInput(cert, "ha", "2001:db8:1::1", "CA"))
+    cert = bundle.SubscriberCredentials(2, "c@example.com", "c.example.com", AuthMethod.CERT,
+                                        SubscriberState.ACTIVE, "2001:db8:1::6", None,
+                                        cert_pem="C", key_pem=b"K")
+    per_sub = mn_bundle.render(bundle.MnBundleInput(cert, "ha", "2001:db8:1::1", "CA"))
     assert per_sub["private/mn.key.pem"] == (b"K", 0o600)
     assert "auth = pubkey\n      id = \"c@example.com\"" in per_sub["swanctl.conf"][0].decode()
-    rad = bundle.mn_bundle(bundle.MnBundleInput(cert, "ha", "2001:db8:1::1", "CA", "radius"))
+    rad = mn_bundle.render(bundle.MnBundleInput(cert, "ha", "2001:db8:1::1", "CA"),
+                           AssignMode.RADIUS)
     assert "auth = eap-tls" in rad["swanctl.conf"][0].decode()
     assert "vips = ::\n" in rad["swanctl.conf"][0].decode()
