@@ -12,6 +12,7 @@ Calls block; the bridge runs them in a thread.
 
 from __future__ import annotations
 
+import errno
 import socket
 from pathlib import Path
 
@@ -22,7 +23,6 @@ from pyroute2.netlink.rtnl.ndmsg import NTF_PROXY
 from .proxy import Address, ProxyPlan, parse_addresses
 
 SYSCTLS = ("net/ipv6/conf/{}/proxy_ndp", "net/ipv4/conf/{}/proxy_arp")
-ENOENT, EEXIST = 2, 17
 
 
 class ProxyError(Exception):
@@ -76,9 +76,9 @@ class ProxyTable:
         with IPRoute() as ipr:
             index = self._index(ipr)
             for addr in plan.add:
-                self._change(ipr, "add", addr, index, EEXIST)
+                self._change(ipr, "add", addr, index, errno.EEXIST)
             for addr in plan.remove:
-                self._change(ipr, "del", addr, index, ENOENT)
+                self._change(ipr, "del", addr, index, errno.ENOENT)
 
     def _change(self, ipr: IPRoute, op: str, addr: Address, index: int, benign: int) -> None:
         family = socket.AF_INET6 if addr.version == 6 else socket.AF_INET

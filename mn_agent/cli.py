@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ipaddress
 import json
 import logging
 import os
@@ -54,6 +55,7 @@ class Options:
     poll: float
     discovery_timeout: float
     tuning: choice.Tuning
+    verbose: bool = False
 
 
 def parser() -> argparse.ArgumentParser:
@@ -103,6 +105,10 @@ def options(argv: list[str] | None) -> Options:
         raise UsageError(f"{bundle / AGENT_FILE} lacks the key {exc.args[0]}") from None
     if not (bundle / "swanctl.conf").is_file():
         raise UsageError(f"{bundle} holds no swanctl.conf (is it a bundle?)")
+    if a.nameserver is not None:
+        _check_nameserver(a.nameserver)
+    if a.interface is not None and not (Path("/sys/class/net") / a.interface).exists():
+        raise UsageError(f"no interface named {a.interface!r} on this host")
     if a.no_dhcp and a.no_srv:
         raise UsageError("--no-dhcp and --no-srv leave no way to find a home agent")
     return Options(
@@ -112,8 +118,19 @@ def options(argv: list[str] | None) -> Options:
         status=Path(a.status) if a.status else None, use_dhcp=not a.no_dhcp,
         use_srv=not a.no_srv, dpd_delay=a.dpd_delay, connect_timeout=a.connect_timeout,
         poll=a.poll, discovery_timeout=a.discovery_timeout,
-        tuning=choice.Tuning(holdoff=a.holdoff),
+        tuning=choice.Tuning(holdoff=a.holdoff), verbose=a.verbose,
     )
+
+
+def _check_nameserver(text: str) -> None:
+    host, sep, port = text.rpartition("#")
+    host = host if sep else text
+    try:
+        ipaddress.ip_address(host)
+        if sep and not 1 <= int(port) <= 65535:
+            raise ValueError(port)
+    except ValueError:
+        raise UsageError(f"--nameserver must be ADDRESS or ADDRESS#PORT, not {text!r}") from None
 
 
 class Agent:
@@ -209,7 +226,8 @@ def main(argv: list[str] | None = None) -> None:
     except UsageError as exc:
         print(f"mip6-mn: {exc}", file=sys.stderr)
         sys.exit(2)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.DEBUG if opts.verbose else logging.INFO,
+                        format="%(asctime)s %(name)s: %(message)s")
     agent = Agent(opts)
 
     def stop(_sig: int, _frame: object) -> None:

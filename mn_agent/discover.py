@@ -17,6 +17,7 @@ import select
 import socket
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import dns.exception
 import dns.resolver
@@ -40,7 +41,7 @@ class Found:
 def duid_of(interface: str) -> bytes:
     """A DUID-LL (type 3, Ethernet) from the interface's MAC address (stable per interface)."""
     try:
-        mac = open(f"/sys/class/net/{interface}/address").read().strip()  # noqa: SIM115
+        mac = Path(f"/sys/class/net/{interface}/address").read_text().strip()
         raw = bytes.fromhex(mac.replace(":", ""))
     except (OSError, ValueError):
         raw = secrets.token_bytes(6)
