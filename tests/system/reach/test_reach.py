@@ -158,10 +158,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         w.first_up = time.monotonic() - t0  # type: ignore[attr-defined]
         yield w
     finally:
-        if os.environ.get("REACH_KEEP"):
-            shutil.copytree(root, Path(os.environ["REACH_KEEP"]) / lab.tag, dirs_exist_ok=True,
-                            ignore_dangling_symlinks=True, symlinks=True,
-                            ignore=shutil.ignore_patterns("*.vici"))
+        if os.environ.get("REACH_KEEP"):  # logs for a developer; never stops the cleanup
+            with contextlib.suppress(OSError, shutil.Error):
+                shutil.copytree(root, Path(os.environ["REACH_KEEP"]) / lab.tag, dirs_exist_ok=True,
+                                ignore_dangling_symlinks=True, symlinks=True,
+                                ignore=shutil.ignore_patterns("*.vici"))
         for c in charons.values():
             with contextlib.suppress(Exception):
                 c.stop()
