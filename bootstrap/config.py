@@ -186,8 +186,6 @@ class ViciConfig:
     ID_FQDN) besides its RFC 822 identity; one more charon connection per subscriber."""
     command_timeout: float = 30.0
     """Seconds to wait for one VICI command before treating charon as gone."""
-    heartbeat_interval: float = 10.0
-    """Seconds between the HA heartbeats the bridge writes while charon answers."""
     reconnect_max: float = 5.0
     """Longest wait between reconnect attempts to charon (backoff from 0.2 s)."""
     redirect_wait: float = 5.0
@@ -204,6 +202,30 @@ class ViciConfig:
     """Shared secret between charon and FreeRADIUS (created 0600 by 'radius config')."""
     radius_db_user: str = ""
     """PostgreSQL role FreeRADIUS logs in as; empty = the user of [database] url."""
+
+
+@dataclass(frozen=True)
+class HaConfig:
+    """[ha]: home-agent failure detection and takeover, shared by every bootstrapd on one store."""
+
+    heartbeat_interval: float = 1.0
+    """Seconds between the heartbeats the bridge writes for its HA while charon answers; every
+    bootstrapd also checks the other HAs' heartbeats this often."""
+    failure_timeout: float = 5.0
+    """An active HA whose last heartbeat is older than this is marked failed (by exactly one
+    host) and its subscribers move to the live HAs of its network."""
+    recovery_time: float = 10.0
+    """A failed HA becomes active again after beating without a gap for this long."""
+
+    def __post_init__(self) -> None:
+        for key in ("heartbeat_interval", "failure_timeout", "recovery_time"):
+            if not getattr(self, key) > 0:
+                raise ValueError(f"{key} must be greater than 0, not {getattr(self, key)!r}")
+        if self.failure_timeout <= self.heartbeat_interval:
+            raise ValueError(
+                f"failure_timeout ({self.failure_timeout}) must be longer than"
+                f" heartbeat_interval ({self.heartbeat_interval})"
+            )
 
 
 @dataclass(frozen=True)
@@ -246,6 +268,7 @@ class Settings:
     dhcp4: Dhcp4Config = field(default_factory=Dhcp4Config)
     dns: DnsConfig = field(default_factory=DnsConfig)
     vici: ViciConfig = field(default_factory=ViciConfig)
+    ha: HaConfig = field(default_factory=HaConfig)
     web: WebConfig = field(default_factory=WebConfig)
     log: LogConfig = field(default_factory=LogConfig)
     path: Path | None = None

@@ -26,7 +26,7 @@ from . import faces, migrate
 from .config import Settings
 from .context import ServiceContext
 from .errors import BootstrapError
-from .services import housekeeping, publish_mode
+from .services import ha_watch, housekeeping, publish_mode
 from .services.bundle import Renderer
 from .store.engine import Store
 
@@ -57,6 +57,7 @@ async def run(settings: Settings, only: str | None = None) -> int:
     tasks["housekeeping"] = asyncio.create_task(
         housekeeping.serve(settings, store), name="housekeeping"
     )
+    tasks["ha-watch"] = asyncio.create_task(ha_watch.serve(settings, store), name="ha-watch")
     for name in names:
         tasks[name] = asyncio.create_task(faces.serve_of(name)(ctx), name=name)
     stop = asyncio.Event()

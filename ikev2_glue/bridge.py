@@ -464,6 +464,8 @@ class Bridge:
         except (OSError, *ViciError):
             return
         try:
-            home_agents.heartbeat(self.store, self.fqdn)
+            home_agents.heartbeat(
+                self.store, self.fqdn, failure_timeout=self.cfg.failure_timeout
+            )
         except Exception as exc:
             self._say(f"cannot write heartbeat of {self.fqdn}: {exc}", logging.WARNING)

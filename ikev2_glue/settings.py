@@ -40,6 +40,9 @@ class ViciSettings:
     fqdn_identities: bool
     command_timeout: float
     heartbeat_interval: float
+    """``[ha] heartbeat_interval``: how often the HA's heartbeat is written while charon answers."""
+    failure_timeout: float
+    """``[ha] failure_timeout``: a longer gap between heartbeats starts a new run of beats."""
     reconnect_max: float
     redirect_wait: float
     radius_address: str
@@ -65,6 +68,12 @@ class ViciSettings:
 def _positive(name: str, value: float) -> float:
     if not value > 0:
         raise ConfigError(f"[vici] {name} must be greater than 0, not {value!r}")
+    return value
+
+
+def _ha_positive(name: str, value: float) -> float:
+    if not value > 0:
+        raise ConfigError(f"[ha] {name} must be greater than 0, not {value!r}")
     return value
 
 
@@ -116,7 +125,8 @@ def from_settings(settings: Settings) -> ViciSettings:
         per_subscriber_limit=v.per_subscriber_limit,
         fqdn_identities=v.fqdn_identities,
         command_timeout=_positive("command_timeout", v.command_timeout),
-        heartbeat_interval=_positive("heartbeat_interval", v.heartbeat_interval),
+        heartbeat_interval=_ha_positive("heartbeat_interval", settings.ha.heartbeat_interval),
+        failure_timeout=_ha_positive("failure_timeout", settings.ha.failure_timeout),
         reconnect_max=_positive("reconnect_max", v.reconnect_max),
         redirect_wait=_positive("redirect_wait", v.redirect_wait),
         radius_address=v.radius_address,

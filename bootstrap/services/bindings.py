@@ -430,3 +430,18 @@ def assignments(store: Store, identities: Iterable[str]) -> dict[str, Assignment
                 if key in wanted:
                     out[key] = a
     return out
+
+
+def close_all_of(
+    session: Session, ha_id: int, publish_dns: bool, now: dt.datetime
+) -> int:
+    """Close every open binding of HA ``ha_id`` in the caller's transaction (the HA failed).
+
+    Its charon is gone, so none of those SAs still carries traffic; the rows
+    keep the last care-of address the taking-over HA initiates to.
+    """
+    q = select(Binding).where(Binding.home_agent_id == ha_id, Binding.down_at.is_(None))
+    rows = session.scalars(q).all()
+    for row in rows:
+        _close(session, row, publish_dns, now)
+    return len(rows)

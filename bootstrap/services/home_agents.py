@@ -10,12 +10,12 @@ import datetime as dt
 import ipaddress
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from .. import domain
 from ..config import Settings
 from ..domain import dns_name
-from ..errors import Conflict, NotFound, ValidationError
+from ..errors import Conflict, ValidationError
 from ..store.engine import Store
 from ..store.models import HomeAddress, HomeAgent, Network, utcnow
 from . import allocation, audit, lookups, networks, outbox, reassign, validate, versions, views
@@ -132,16 +132,13 @@ def activate(
     return set_state(store, actor, fqdn, domain.HAState.ACTIVE, settings)
 
 
-def heartbeat(store: Store, fqdn: str, now: dt.datetime | None = None) -> None:
-    """Record that the HA's IKE daemon answers; no version bump (snapshots age out)."""
-    with store.session() as s:
-        result = s.execute(
-            update(HomeAgent)
-            .where(HomeAgent.fqdn == dns_name(fqdn))
-            .values(last_heartbeat=now or utcnow())
-        )
-        if getattr(result, "rowcount", 1) == 0:
-            raise NotFound(f"home agent {fqdn!r} does not exist")
+def heartbeat(
+    store: Store, fqdn: str, now: dt.datetime | None = None, failure_timeout: float = 5.0
+) -> None:
+    """Record that the HA's IKE daemon answers (:func:`.ha_watch.heartbeat`)."""
+    from . import ha_watch
+
+    ha_watch.heartbeat(store, fqdn, failure_timeout, now)
 
 
 def get(store: Store, fqdn: str) -> domain.HomeAgent:

@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -75,6 +76,7 @@ class HomeAgent(Base):
     assigned: Mapped[int] = mapped_column(Integer, default=0)
     state: Mapped[str] = mapped_column(String(16), default="active")
     last_heartbeat: Mapped[dt.datetime | None] = mapped_column()
+    beating_since: Mapped[dt.datetime | None] = mapped_column()
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     network: Mapped[Network] = relationship(back_populates="home_agents")
 
@@ -182,7 +184,23 @@ class DnsOutbox(Base):
     """
 
     __tablename__ = "dns_outbox"
-    __table_args__ = (Index("ix_dns_outbox_pending", "done_at", "next_attempt_at", "id"),)
+    __table_args__ = (
+        Index("ix_dns_outbox_pending", "done_at", "next_attempt_at", "id"),
+        # Partial indexes over the rows not yet done, however long the history of done
+        # rows grows: the claim's id order, the dashboard's depth, oldest and failing.
+        Index(
+            "ix_dns_outbox_open",
+            "id",
+            postgresql_where=text("done_at IS NULL"),
+            sqlite_where=text("done_at IS NULL"),
+        ),
+        Index(
+            "ix_dns_outbox_failing",
+            "id",
+            postgresql_where=text("done_at IS NULL AND attempts > 0"),
+            sqlite_where=text("done_at IS NULL AND attempts > 0"),
+        ),
+    )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     zone: Mapped[str | None] = mapped_column(String(253), index=True)
     name: Mapped[str] = mapped_column(String(253), index=True)
