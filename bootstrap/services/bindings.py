@@ -433,7 +433,7 @@ def assignments(store: Store, identities: Iterable[str]) -> dict[str, Assignment
 
 
 def close_all_of(
-    session: Session, ha_id: int, publish_dns: bool, now: dt.datetime
+    session: Session, ha_id: int, publish_dns: bool | None, now: dt.datetime
 ) -> int:
     """Close every open binding of HA ``ha_id`` in the caller's transaction (the HA failed).
 
