@@ -58,6 +58,9 @@ A move by RFC 5685 redirect closes the old binding a few milliseconds before
 the new HA opens the next one; the opening transaction deletes the waiting
 withdrawal, so DNS never sees the records go.  A node that really left loses
 its records this much later (revocation and suspension withdraw at once)."""
+FAILOVER_GRACE = 30.0
+"""The same for bindings closed because their HA failed: the node is expected back through
+another HA of its network (same HoA) once its DPD notices, which takes seconds."""
 WITHDRAW_REASON = "binding down"
 
 
@@ -147,10 +150,8 @@ def _records(session: Session, sub: Subscriber) -> tuple[list[dnsrecords.RRset],
     return dnsrecords.subscriber_rrsets(dsub, True), tuple(net.zones or ())
 
 
-def _publish(session: Session, sub: Subscriber) -> None:
-    """First open binding: publish, and drop a withdrawal still waiting out its grace."""
-    rrsets, zones = _records(session, sub)
-    names = sorted({rr.name for rr in rrsets})
+def drop_waiting_withdrawals(session: Session, names: list[str]) -> None:
+    """Delete "binding down" rows of ``names`` still waiting out their grace (unclaimed)."""
     if names:
         session.execute(
             delete(DnsOutbox).where(
@@ -158,14 +159,20 @@ def _publish(session: Session, sub: Subscriber) -> None:
                 DnsOutbox.done_at.is_(None), DnsOutbox.claimed_by.is_(None),
             )
         )
+
+
+def _publish(session: Session, sub: Subscriber) -> None:
+    """First open binding: publish, and drop a withdrawal still waiting out its grace."""
+    rrsets, zones = _records(session, sub)
+    drop_waiting_withdrawals(session, sorted({rr.name for rr in rrsets}))
     outbox.enqueue(session, rrsets, zones, "binding up")
 
 
-def _withdraw(session: Session, sub: Subscriber, now: dt.datetime) -> None:
-    """Last binding closed: delete the records, after :data:`WITHDRAW_GRACE` seconds."""
+def _withdraw(session: Session, sub: Subscriber, now: dt.datetime, grace: float) -> None:
+    """Last binding closed: delete the records, after ``grace`` seconds."""
     rrsets, zones = _records(session, sub)
     empty = [dnsrecords.RRset(rr.name, rr.rdtype, ()) for rr in rrsets]
-    due = now + dt.timedelta(seconds=WITHDRAW_GRACE)
+    due = now + dt.timedelta(seconds=grace)
     for values in outbox.outbox_rows(empty, zones, WITHDRAW_REASON, now):
         session.add(DnsOutbox(**{**values, "next_attempt_at": due}))
 
@@ -195,14 +202,17 @@ def _open(
     return row
 
 
-def _close(session: Session, row: Binding, publish_dns: bool | None, now: dt.datetime) -> None:
+def _close(
+    session: Session, row: Binding, publish_dns: bool | None, now: dt.datetime,
+    grace: float = 0.0,
+) -> None:
     _lock(session, row.subscriber_id)
     row.down_at = now
     session.flush()
     if _open_count(session, row.subscriber_id) == 0 and _registration(session, publish_dns):
         sub = session.get(Subscriber, row.subscriber_id)
         if sub is not None:
-            _withdraw(session, sub, now)
+            _withdraw(session, sub, now, grace or WITHDRAW_GRACE)
 
 
 def sa_up(
@@ -443,5 +453,5 @@ def close_all_of(
     q = select(Binding).where(Binding.home_agent_id == ha_id, Binding.down_at.is_(None))
     rows = session.scalars(q).all()
     for row in rows:
-        _close(session, row, publish_dns, now)
+        _close(session, row, publish_dns, now, FAILOVER_GRACE)
     return len(rows)

@@ -20,12 +20,23 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from .. import domain
+from .. import dnsrecords, domain
 from ..config import Settings
 from ..errors import Conflict, Exhausted, NotFound, ValidationError
 from ..store.engine import Store
 from ..store.models import Binding, HomeAgent, Network, Subscriber, utcnow
-from . import allocation, audit, networks, outbox, publish_mode, slots, validate, versions, views
+from . import (
+    allocation,
+    audit,
+    bindings,
+    networks,
+    outbox,
+    publish_mode,
+    slots,
+    validate,
+    versions,
+    views,
+)
 from .actor import Actor
 
 _rng = random.SystemRandom()
@@ -340,6 +351,9 @@ def _change_state(
         # delete by the addresses it had, publish by the addresses it has
         view_for_dns = before if not publish else _view(s, row)
         if publish or before.state is domain.SubscriberState.ACTIVE:
+            # a registration-mode withdrawal waiting out its grace is superseded: act now
+            bindings.drop_waiting_withdrawals(s, sorted(
+                {rr.name for rr in dnsrecords.subscriber_rrsets(view_for_dns, True)}))
             outbox.enqueue_subscriber(
                 s,
                 _with_state(view_for_dns, target),

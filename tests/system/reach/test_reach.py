@@ -6,8 +6,9 @@ running ISC dhcrelay, with its charon and the ``mip6-mn`` agent and nothing
 but the exported bundle.  The agent finds ha1 by DHCPv6 (through the relay)
 and SRV, gets its HoA, and the HoA answers pings by name from the home link
 and from the visited link because the serving HA proxies ND for it.  After
-``ha drain`` and after a killed charon the agent is on ha2 with the same HoA;
-no proxy entry is left behind.  In registration mode the MN moves 20 times
+``ha drain`` and after a killed charon (the other host's bootstrapd marks the
+HA failed) the agent is on ha2 with the same HoA; no proxy entry is left
+behind.  In registration mode the MN moves 20 times
 and its AAAA/PTR never go away until it is revoked.
 """
 
@@ -90,8 +91,11 @@ enabled = true
 socket = "{sock}"
 home_agent = "{fqdn}"
 home_interface = "eth0"
-heartbeat_interval = 1.0
 redirect_wait = 2.0
+[ha]
+heartbeat_interval = 0.5
+failure_timeout = 2.0
+recovery_time = 1.0
 [web]
 enabled = false
 [dhcp6]
@@ -237,8 +241,7 @@ def test_agent_discovers_ha1_and_the_hoa_is_reachable_by_name_then_follows_to_ha
     w.ctl("ha", "activate", "ha2.example.com")
     on(w, rl.HA1, hoa)
     t0 = time.monotonic()
-    w.charons["ha1"].kill9()
-    w.ctl("ha", "down", "ha1.example.com")  # the operator's step (no failure detection yet)
+    w.charons["ha1"].kill9()  # no operator step: ha2's bootstrapd marks ha1 failed
     assert w.up_on(rl.HA2) == hoa
     print(f"ha1's charon killed -> up on ha2 after {time.monotonic() - t0:.1f} s")
     # ha1's bridge dropped its proxy entries when charon went away
@@ -246,9 +249,11 @@ def test_agent_discovers_ha1_and_the_hoa_is_reachable_by_name_then_follows_to_ha
                 "proxies after the kill")
     pings(w)
     # charon back: ha1's bridge reconciles, its stale binding closes, nothing reappears
+    assert home_agents.get(w.store, "ha1.example.com").state is HAState.FAILED
     w.charons["ha1"].start()
     on(w, rl.HA2, hoa)
-    w.ctl("ha", "activate", "ha1.example.com")
+    rl.wait_for(lambda: home_agents.get(w.store, "ha1.example.com").state is HAState.ACTIVE,
+                15, "ha1 did not recover after its charon came back")
 
 
 def test_registration_mode_records_follow_20_moves_and_go_1s_after_revoke(world: World) -> None:
@@ -277,17 +282,21 @@ def test_registration_mode_records_follow_20_moves_and_go_1s_after_revoke(world:
         there = rl.HA1 if here == rl.HA2 else rl.HA2
         t0 = time.monotonic()
         # the service calls 'bootstrapctl ha drain/down/activate' make (the CLI itself ran above)
-        if move % 4 == 3:  # every fourth move: its HA's charon dies
+        killed = move % 4 == 3
+        if killed:  # every fourth move its HA's charon dies (the other host marks it failed)
             w.charons[host_of(here)].kill9()
-            home_agents.set_state(w.store, ACTOR, HA_FQDN[here], HAState.DOWN, settings)
         else:
             home_agents.drain(w.store, ACTOR, HA_FQDN[here], settings)
         assert w.up_on(there) == hoa
         times.append(time.monotonic() - t0)
-        if w.charons[host_of(here)].proc is None:
+        if killed:
             w.charons[host_of(here)].start()
         on(w, there, hoa)
-        home_agents.activate(w.store, ACTOR, HA_FQDN[here], settings)
+        if killed:  # back when it beats again
+            rl.wait_for(lambda h=here: home_agents.get(w.store, HA_FQDN[h]).state
+                        is HAState.ACTIVE, 15, "killed HA did not recover")
+        else:
+            home_agents.activate(w.store, ACTOR, HA_FQDN[here], settings)
         rl.wait_for(lambda: dnsoutbox.pending_count(w.store) == 0, 10, "outbox not drained")
         assert records() == ([hoa], [FQDN + "."]), f"move {move + 1}: records missing"
         here = there
