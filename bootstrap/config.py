@@ -47,6 +47,12 @@ class DatabaseConfig:
     url: str = "sqlite:///bootstrap.db"
     """SQLAlchemy URL of the store: sqlite:///FILE (embedded) or postgresql+psycopg://USER@HOST/DB
     (shared by several HA hosts; postgresql+asyncpg:// is accepted and mapped to psycopg)."""
+    read_url: str = ""
+    """Optional URL for reads that may lag a little (the DHCP snapshot), usually this host's
+    local standby: postgresql+psycopg://USER@/DB?host=127.0.0.1:5433. Empty = use url."""
+    retry_for: float = 30.0
+    """Seconds a write that lost its connection (a failover) is retried before the caller gets
+    "store unavailable: ..."; cover the failover manager's promotion time."""
     echo: bool = False
     """Log every SQL statement (debugging only)."""
 

@@ -153,3 +153,22 @@ def list_all(store: Store, network: str | None = None) -> list[domain.HomeAgent]
         if network is not None:
             q = q.where(Network.domain == dns_name(network))
         return [views.home_agent(h, d) for h, d in s.execute(q)]
+
+
+def drain_progress(store: Store, fqdn: str) -> tuple[int, int]:
+    """(open bindings, assigned subscribers) of HA ``fqdn``: a drain is done when both are 0.
+
+    Assigned subscribers that remain are stranded (no live HA had room).
+    """
+    from sqlalchemy import func
+
+    from ..store.models import Binding
+
+    with store.session() as s:
+        row = lookups.home_agent(s, fqdn)
+        n = s.scalar(
+            select(func.count(Binding.id)).where(
+                Binding.home_agent_id == row.id, Binding.down_at.is_(None)
+            )
+        )
+        return int(n or 0), row.assigned
