@@ -288,9 +288,14 @@ def list_page(
             q = q.where(Subscriber.network_id == networks.row_by_domain(s, network).id)
         if state is not None:
             q = q.where(Subscriber.state == state)
-        if search:
-            like = f"%{search.strip()}%"
-            q = q.where(or_(Subscriber.identity.like(like), Subscriber.fqdn.like(like)))
+        if search and search.strip():
+            like = validate.like_pattern(validate.text(search, "search").strip())
+            q = q.where(
+                or_(
+                    Subscriber.identity.like(like, escape="\\"),
+                    Subscriber.fqdn.like(like, escape="\\"),
+                )
+            )
         total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
         rows = s.scalars(
             q.order_by(Subscriber.identity)

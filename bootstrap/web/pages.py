@@ -12,7 +12,7 @@ import math
 import secrets
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
@@ -36,6 +36,7 @@ from .routing import LIMITER, PRINCIPAL_KEY, SETTINGS, STORE, RouteTable, princi
 from .security import (
     LOGIN_COOKIE,
     clear_session_cookie,
+    same_origin_path,
     set_session_cookie,
 )
 from .templating import render
@@ -64,9 +65,8 @@ def page_number(request: web.Request) -> int:
 
 
 def _safe_next(value: str | None) -> str:
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return "/"
+    """``value`` if it is a same-origin path, else ``/`` (:func:`.security.same_origin_path`)."""
+    return same_origin_path(value) or "/"
 
 
 # ---------------------------------------------------------------- static, login, logout
@@ -111,7 +111,7 @@ async def login(request: web.Request) -> web.Response:
     name, password = f.get("name", "").strip(), f.get("password", "")
     store, settings, limiter = request.app[STORE], request.app[SETTINGS], request.app[LIMITER]
     source = request.remote or "unknown"
-    keys = (f"addr:{source}", f"name:{name}")
+    keys = (name, source)
     wait = limiter.retry_after(*keys)
     if wait > 0:
         WEB_LOGINS.labels("rate_limited").inc()
@@ -230,7 +230,7 @@ def _state_page(verb: str, fn: StateChange) -> None:
             principal(request).actor,
             request.match_info["identity"],
         )
-        raise see_other(f"/subscribers/{sub.identity}")
+        raise see_other(f"/subscribers/{quote(sub.identity, safe='')}")
 
     handler.__name__ = f"{verb}_page"
     routes.add("POST", f"/subscribers/{{identity}}/{verb}", "operator",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
@@ -25,6 +26,9 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_PARAM = re.compile(r"{(\w+)}")
+"""A path parameter matches any one segment: aiohttp's default refuses ``{`` and ``}``, which
+RFC 7542 allows in an identity (``a{b}@example.com`` is reached as ``a%7Bb%7D@example.com``)."""
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", Store)
@@ -93,7 +97,7 @@ class RouteTable:
     def register(self, app: web.Application) -> None:
         by_handler: dict[Handler, RouteSpec] = app[SPECS]
         for spec in self.specs:
-            app.router.add_route(spec.method, spec.path, spec.handler)
+            app.router.add_route(spec.method, _PARAM.sub(r"{\1:[^/]+}", spec.path), spec.handler)
             by_handler[spec.handler] = spec
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ValidationError
+from ..services import validate
+from ..services.operators import MAX_TOKEN_DAYS
 
 
 def obj(required: tuple[str, ...] = (), **props: dict[str, Any]) -> dict[str, Any]:
@@ -40,10 +42,14 @@ def boolean(text: str) -> dict[str, Any]:
     return {"type": "boolean", "description": text}
 
 
-def number(text: str, minimum: float | None = None) -> dict[str, Any]:
+def number(
+    text: str, minimum: float | None = None, maximum: float | None = None
+) -> dict[str, Any]:
     out: dict[str, Any] = {"type": "number", "description": text}
     if minimum is not None:
         out["exclusiveMinimum"] = minimum
+    if maximum is not None:
+        out["maximum"] = maximum
     return out
 
 
@@ -106,6 +112,10 @@ def check(schema: dict[str, Any], data: Any) -> dict[str, Any]:
             raise ValidationError(f"field {name!r} must be more than {prop['exclusiveMinimum']}")
         if kind == "string" and "minLength" in prop and len(value) < prop["minLength"]:
             raise ValidationError(f"field {name!r} must not be empty")
+        if kind == "string" and "maxLength" in prop and len(value) > prop["maxLength"]:
+            raise ValidationError(f"field {name!r} must be at most {prop['maxLength']} characters")
+        for item in value if kind == "array" else [value] if kind == "string" else []:
+            validate.text(item, f"field {name!r}")
     return data
 
 
@@ -159,7 +169,7 @@ TOKEN_ADD = obj(
     ("name", "role"),
     name=string("Token name", minLength=1),
     role=string("Role", ROLE),
-    days=number("Lifetime in days (default: no expiry)", 0),
+    days=number("Lifetime in days (default: no expiry)", 0, MAX_TOKEN_DAYS),
 )
 
 
