@@ -8,13 +8,17 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test venv deps lint typecheck bench clean
+.PHONY: run test unit venv deps lint typecheck bench clean
 
 run: $(STAMP)
 	./scripts/run.sh
 
 test: deps $(STAMP)
 	./scripts/test.sh
+
+# The pure tests only (tests/unit): no root, no Debian peers, seconds.
+unit: $(STAMP)
+	$(PY) -m pytest tests/unit -q
 
 venv: $(STAMP)
 

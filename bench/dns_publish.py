@@ -37,9 +37,7 @@ import dns.query
 import dns.update
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "dns"))
-
-from bind_named import FORWARD, REVERSE6, Named  # noqa: E402
+sys.path.insert(0, str(ROOT))
 
 from bootstrap import config, migrate  # noqa: E402
 from bootstrap.config import DnsConfig  # noqa: E402
@@ -49,6 +47,8 @@ from bootstrap.services import dnsoutbox, outbox  # noqa: E402
 from bootstrap.store.engine import Store  # noqa: E402
 from dns_updater import keyfile  # noqa: E402
 from dns_updater.service import make_publisher  # noqa: E402
+from dns_updater.settings import from_settings  # noqa: E402
+from tests.support.named import FORWARD, REVERSE6, Named  # noqa: E402
 
 ZONES = (FORWARD, REVERSE6)
 PREFIX = ipaddress.IPv6Network("2001:db8:1::/64")
@@ -97,7 +97,7 @@ def run_ours(named: Named, sets: list[RRset], batch: int, pg: bool, work: Path) 
             enabled=True, server=named.server, tsig_key_file=str(named.key_file),
             batch_size=2 * batch, max_in_flight=4, timeout=30.0,
         ))
-        pub = make_publisher(settings, store)
+        pub = make_publisher(from_settings(settings), store)
 
         async def go() -> float:
             t0 = time.perf_counter()

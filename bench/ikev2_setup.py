@@ -42,9 +42,7 @@ import psycopg
 from sqlalchemy import insert, update
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "ikev2"))
-import ikev2_netlab as nl  # noqa: E402
-
+sys.path.insert(0, str(ROOT))
 from bootstrap import config, migrate  # noqa: E402
 from bootstrap.services import (  # noqa: E402
     bundle,
@@ -58,6 +56,7 @@ from bootstrap.store.engine import Store  # noqa: E402
 from bootstrap.store.models import HomeAddress, HomeAgent, Subscriber, utcnow  # noqa: E402
 from ikev2_glue import plan  # noqa: E402
 from ikev2_glue.bridge import Bridge  # noqa: E402
+from tests.support import netlab as nl  # noqa: E402
 
 ACTOR = Actor("bench", "cli")
 PG = "/var/run/postgresql"

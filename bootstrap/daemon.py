@@ -1,10 +1,11 @@
 """``bootstrapd``: runs the enabled services of this host in one asyncio process.
 
 Each service is a coroutine ``serve(ctx: ServiceContext) -> None`` living in
-its own package (``dhcp_hinfo.service``, ``dns_updater.service``,
-``ikev2_glue.service``, ``bootstrap.web.service``) and running until it is
-cancelled.  This module is the composition root: it imports them by name
-only, so the faces never import each other.  Start-up refuses an
+its own package and running until it is cancelled; :mod:`bootstrap.faces`
+lists them.  This module is the composition root: it loads them by name
+only, so the faces never import each other.  Start-up first builds every
+face's own settings (the same :func:`bootstrap.faces.check` that
+``bootstrapctl config check`` runs, exit 2 on a bad key), then refuses an
 out-of-date schema; SIGINT/SIGTERM cancel every service and the process
 exits 0.
 """
@@ -14,16 +15,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib
-import importlib.util
 import logging
 import signal
 import sys
-from collections.abc import Callable, Coroutine
-from typing import Any
 
 from . import config as config_mod
-from . import migrate
+from . import faces, migrate
 from .config import Settings
 from .context import ServiceContext
 from .errors import BootstrapError
@@ -32,48 +29,13 @@ from .store.engine import Store
 
 log = logging.getLogger("bootstrapd")
 
-SERVICES: dict[str, str] = {
-    "dhcp": "dhcp_hinfo.service:serve",
-    "dns": "dns_updater.service:serve",
-    "vici": "ikev2_glue.service:serve",
-    "web": "bootstrap.web.service:serve",
-}
-
-
-
-def enabled_services(settings: Settings) -> list[str]:
-    """Service names the config enables, in start order."""
-    on = {
-        "dhcp": settings.dhcp6.enabled or settings.dhcp4.enabled,
-        "dns": settings.dns.enabled,
-        "vici": settings.vici.enabled,
-        "web": settings.web.enabled,
-    }
-    return [name for name in SERVICES if on[name]]
-
-
-def resolve(name: str) -> Callable[[ServiceContext], Coroutine[Any, Any, None]] | None:
-    """The ``serve`` coroutine of service ``name``, or None if not built in."""
-    module, _, attr = SERVICES[name].partition(":")
-    if importlib.util.find_spec(module.rpartition(".")[0] or module) is None:
-        return None
-    try:
-        spec = importlib.util.find_spec(module)
-    except ModuleNotFoundError:
-        return None
-    if spec is None:
-        return None
-    fn: Callable[[ServiceContext], Coroutine[Any, Any, None]] = getattr(
-        importlib.import_module(module), attr
-    )
-    return fn
-
 
 async def run(settings: Settings, only: str | None = None) -> int:
     """Run the services until a signal arrives; returns the exit code."""
+    names = [only] if only else faces.enabled(settings)
+    faces.check(settings, names)  # the same check as 'bootstrapctl config check'
     store = Store(settings.database.url, echo=settings.database.echo)
     await asyncio.to_thread(migrate.ensure_current, store)
-    names = [only] if only else enabled_services(settings)
     ctx = ServiceContext(settings=settings, store=store)
     ctx.announce(f"bootstrapd: store {store.engine.url.render_as_string(hide_password=True)}")
     tasks: dict[str, asyncio.Task[None]] = {}
@@ -81,11 +43,7 @@ async def run(settings: Settings, only: str | None = None) -> int:
         housekeeping.serve(settings, store), name="housekeeping"
     )
     for name in names:
-        serve = resolve(name)
-        if serve is None:
-            ctx.announce(f"bootstrapd: {name}: not part of this build yet, skipped")
-            continue
-        tasks[name] = asyncio.create_task(serve(ctx), name=name)
+        tasks[name] = asyncio.create_task(faces.serve_of(name)(ctx), name=name)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -120,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
         prog="bootstrapd", description="Run the mip6-bootstrap services of this host."
     )
     parser.add_argument("--config", metavar="FILE", help="bootstrap.toml (default: built-in)")
-    parser.add_argument("--only", choices=sorted(SERVICES), help="run just this one service")
+    parser.add_argument("--only", choices=sorted(faces.FACES), help="run just this one service")
     parser.add_argument("--db", metavar="URL", help="database URL (overrides the config)")
     args = parser.parse_args(argv)
     try:

@@ -38,6 +38,36 @@ class RRset:
     rdatas: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """A claimed DNS outbox row, as the publisher's planning needs it.
+
+    Defined here, not next to the outbox queries, so the publisher's pure
+    planning can take it without importing the store.
+    """
+
+    id: int
+    zone: str
+    name: str
+    rdtype: str
+    rdatas: tuple[str, ...]
+    attempts: int
+    reason: str = ""
+    published: bool = False
+    """Some earlier row of this (name, rdtype) was sent successfully: the RRset is ours."""
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredState:
+    """Everything the record rule needs: networks, HAs, active subscribers."""
+
+    networks: tuple[HomeNetwork, ...]
+    home_agents: tuple[HomeAgent, ...]
+    subscribers: tuple[Subscriber, ...]
+    registered: frozenset[int]
+    """Ids of subscribers with a live binding (``publish = "registration"``)."""
+
+
 def srv_name(domain: str) -> str:
     """``_mip6._ipv6.<domain>.``, the RFC 5026 §5.1.2 service name."""
     return absolute(f"_mip6._ipv6.{domain}")

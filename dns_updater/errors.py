@@ -1,15 +1,18 @@
-"""What went wrong with an UPDATE, as one clear sentence and a kind.
+"""What went wrong with an UPDATE (or a transfer, or a look-up): typed values.
 
-Every failure the publisher can meet is mapped here to a :class:`Kind`
-(stored in the outbox row's ``last_error`` as ``KIND: sentence``) so an
-operator can tell a policy refusal from a wrong key, a skewed clock or a
-server that is down (lab REPORT.md §1 and §4 list what named and dnspython
-do in each case).  Pure: no I/O.
+Every failure the publisher can meet is a :class:`Failure`: a :class:`Kind`
+the send plan decides on, plus the one sentence an operator reads.  Its
+``str()`` (``KIND: sentence``) is what the outbox row's ``last_error`` keeps;
+nothing ever parses it back.  The mapping from rcodes and from the
+exceptions of sockets, asyncio and dnspython is here, once, so that a policy
+refusal, a wrong key, a skewed clock and a server that is down stay apart
+(README.md, "Errors", lists what named 9.18 and dnspython do in each case).
+Pure: no I/O.
 """
 
 from __future__ import annotations
 
-import asyncio
+from dataclasses import dataclass
 from enum import StrEnum
 
 import dns.exception
@@ -19,6 +22,8 @@ import dns.tsig
 
 
 class Kind(StrEnum):
+    """Why an UPDATE was not applied (an rcode, a TSIG verdict, or the transport)."""
+
     REFUSED = "REFUSED"
     NOTAUTH = "NOTAUTH"
     NOTZONE = "NOTZONE"
@@ -36,12 +41,28 @@ class Kind(StrEnum):
     RCODE = "RCODE"
 
 
-SPLITTABLE = frozenset(
-    {Kind.REFUSED, Kind.NOTZONE, Kind.SERVFAIL, Kind.FORMERR, Kind.RCODE, Kind.YXRRSET}
-)
-"""Kinds that one bad record in a batch can cause: the batch is split to isolate it."""
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """One failure: its kind, what we were doing where, and why in words."""
 
-_RCODE_TEXT: dict[int, tuple[Kind, str]] = {
+    kind: Kind
+    detail: str
+    """The cause, one sentence without the kind (e.g. "connection refused (server down?)")."""
+    doing: str = ""
+    """What failed, e.g. "update of zone example.com. at 127.0.0.1:53"; empty for a record."""
+
+    def __str__(self) -> str:
+        if self.doing:
+            return f"{self.kind}: {self.doing}: {self.detail}"
+        return f"{self.kind}: {self.detail}"
+
+
+def doing(zone: str, server: str, action: str = "update") -> str:
+    """The ``doing`` part of a failure: ``<action> of zone <zone> at <server>``."""
+    return f"{action} of zone {zone} at {server}"
+
+
+_RCODES: dict[int, tuple[Kind, str]] = {
     dns.rcode.REFUSED: (
         Kind.REFUSED,
         "the server refused the update (the key's update-policy does not allow these names "
@@ -61,75 +82,65 @@ _RCODE_TEXT: dict[int, tuple[Kind, str]] = {
 }
 
 
-class UpdateFailure(Exception):
-    """An UPDATE was not applied; ``kind`` says why, ``str()`` is the sentence."""
-
-    def __init__(
-        self, kind: Kind, zone: str, server: str, detail: str, action: str = "update"
-    ) -> None:
-        self.kind = kind
-        self.zone = zone
-        self.server = server
-        super().__init__(f"{kind}: {action} of zone {zone} at {server}: {detail}")
-
-    @property
-    def retry_by_split(self) -> bool:
-        return self.kind in SPLITTABLE
-
-
-def from_rcode(rcode: int, zone: str, server: str) -> UpdateFailure | None:
+def from_rcode(rcode: int, zone: str, server: str) -> Failure | None:
     """None for NOERROR, else the failure for the reply's rcode."""
     if rcode == dns.rcode.NOERROR:
         return None
-    kind, text = _RCODE_TEXT.get(
+    kind, text = _RCODES.get(
         int(rcode), (Kind.RCODE, f"the server answered {dns.rcode.to_text(dns.rcode.Rcode(rcode))}")
     )
-    return UpdateFailure(kind, zone, server, text)
+    return Failure(kind, text, doing(zone, server))
 
 
 def from_exception(
     exc: BaseException, zone: str, server: str, action: str = "update"
-) -> UpdateFailure:
+) -> Failure:
     """Map a transport or dnspython exception to a failure of ``action`` (update, transfer)."""
     if isinstance(exc, UpdateFailure):
-        return exc
-    failure = _from_exception(exc, zone, server)
-    if action == "update":
-        return failure
-    return UpdateFailure(failure.kind, zone, server, str(failure).split(": ", 2)[2], action)
+        return exc.failure
+    kind, detail = _classify(exc)
+    return Failure(kind, detail, doing(zone, server, action))
 
 
-def _from_exception(exc: BaseException, zone: str, server: str) -> UpdateFailure:
+def _classify(exc: BaseException) -> tuple[Kind, str]:
+    # asyncio.TimeoutError is TimeoutError and asyncio.IncompleteReadError an
+    # EOFError (Python 3.11+), so no asyncio import is needed here.
     if isinstance(exc, dns.tsig.PeerBadSignature):
-        return UpdateFailure(
-            Kind.BADSIG, zone, server,
+        return Kind.BADSIG, (
             "the server rejected our TSIG signature (BADSIG): the key's secret differs from "
-            "the server's",
+            "the server's"
         )
     if isinstance(exc, dns.tsig.PeerBadKey):
-        return UpdateFailure(
-            Kind.BADKEY, zone, server,
-            "the server does not know our TSIG key name (BADKEY)",
-        )
+        return Kind.BADKEY, "the server does not know our TSIG key name (BADKEY)"
     if isinstance(exc, dns.tsig.PeerBadTime):
-        return UpdateFailure(
-            Kind.BADTIME, zone, server,
+        return Kind.BADTIME, (
             "the server rejected the TSIG time (BADTIME): the clocks differ by more than "
-            "the fudge of 300 s; fix NTP",
+            "the fudge of 300 s; fix NTP"
         )
     if isinstance(exc, dns.tsig.PeerError | dns.tsig.BadSignature | dns.message.UnknownTSIGKey):
-        return UpdateFailure(Kind.BADREPLY, zone, server, f"TSIG check of the reply failed: {exc}")
-    if isinstance(exc, TimeoutError | asyncio.TimeoutError | dns.exception.Timeout):
-        return UpdateFailure(
-            Kind.TIMEOUT, zone, server,
-            "no reply in time (server overloaded, update-quota reached, or unreachable)",
+        return Kind.BADREPLY, f"TSIG check of the reply failed: {exc}"
+    if isinstance(exc, TimeoutError | dns.exception.Timeout):
+        return Kind.TIMEOUT, (
+            "no reply in time (server overloaded, update-quota reached, or unreachable)"
         )
     if isinstance(exc, ConnectionRefusedError):
-        return UpdateFailure(Kind.CONNREFUSED, zone, server, "connection refused (server down?)")
-    if isinstance(exc, asyncio.IncompleteReadError | ConnectionError):
-        return UpdateFailure(Kind.NETWORK, zone, server, "the server closed the connection")
+        return Kind.CONNREFUSED, "connection refused (server down?)"
+    if isinstance(exc, EOFError | ConnectionError):
+        return Kind.NETWORK, "the server closed the connection"
     if isinstance(exc, OSError):
-        return UpdateFailure(Kind.NETWORK, zone, server, exc.strerror or str(exc))
+        return Kind.NETWORK, exc.strerror or str(exc)
     if isinstance(exc, dns.exception.DNSException):
-        return UpdateFailure(Kind.BADREPLY, zone, server, f"unusable reply: {exc}")
-    return UpdateFailure(Kind.BADREPLY, zone, server, f"{type(exc).__name__}: {exc}")
+        return Kind.BADREPLY, f"unusable reply: {exc}"
+    return Kind.BADREPLY, f"{type(exc).__name__}: {exc}"
+
+
+class UpdateFailure(Exception):
+    """Raised by the transport: carries the typed :class:`Failure` the plan decides on."""
+
+    def __init__(self, failure: Failure) -> None:
+        self.failure = failure
+        super().__init__(str(failure))
+
+    @property
+    def kind(self) -> Kind:
+        return self.failure.kind

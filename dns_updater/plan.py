@@ -1,19 +1,30 @@
 """Pure planning: outbox rows -> UPDATE batches; desired state vs zone -> changes.
 
-No I/O and no clock: callers pass ``now``.  The record content itself comes
-from :mod:`bootstrap.dnsrecords` (the one rule), which the service layer also
-uses when it writes outbox rows.
+No I/O and no clock: callers pass ``now``.  The inputs are plain values
+(:class:`~bootstrap.dnsrecords.OutboxRow`, :class:`~bootstrap.dnsrecords.DesiredState`),
+so nothing here reaches the store.  The record content itself comes from
+:mod:`bootstrap.dnsrecords` (the one rule), which the service layer also
+uses when it writes outbox rows.  What to do once the server answered a
+batch is :mod:`.sendplan`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from bootstrap.dnsrecords import RRset, network_rrsets, subscriber_rrsets, zone_for
-from bootstrap.services.dnsoutbox import DesiredState, OutboxRow
+from bootstrap.dnsrecords import (
+    DesiredState,
+    OutboxRow,
+    RRset,
+    network_rrsets,
+    subscriber_rrsets,
+    zone_for,
+)
+from bootstrap.domain import PublishMode, absolute_name
 
+from .errors import Failure, Kind
 from .wire import Change, RecordError, UpdateBuilder, rdata_wire
 
 RECONCILE = "reconcile"
@@ -24,21 +35,25 @@ OWNED_TYPES = frozenset({"SRV", "AAAA", "A", "PTR"})
 Key = tuple[str, str]
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Batch:
     """One UPDATE: its zone, its changes, and every outbox row it settles."""
 
     zone: str
-    changes: list[Change] = field(default_factory=list)
-    rows: list[list[OutboxRow]] = field(default_factory=list)
+    changes: tuple[Change, ...] = ()
+    rows: tuple[tuple[OutboxRow, ...], ...] = ()
     """``rows[i]``: the rows settled by ``changes[i]`` (older rows it supersedes too)."""
 
     @property
-    def all_rows(self) -> list[OutboxRow]:
-        return [r for rs in self.rows for r in rs]
+    def all_rows(self) -> tuple[OutboxRow, ...]:
+        return tuple(r for rs in self.rows for r in rs)
 
 
-def collapse(rows: Sequence[OutboxRow]) -> dict[str, list[tuple[Change, list[OutboxRow]]]]:
+Settled = tuple[OutboxRow, ...]
+"""The rows one change settles (the newest row of an RRset and the older ones it supersedes)."""
+
+
+def collapse(rows: Sequence[OutboxRow]) -> dict[str, list[tuple[Change, Settled]]]:
     """Per zone, one change per RRset: the newest row wins, older ones ride along.
 
     Each row replaces the whole RRset, so sending only the newest value of a
@@ -48,29 +63,30 @@ def collapse(rows: Sequence[OutboxRow]) -> dict[str, list[tuple[Change, list[Out
     not create; ``reconcile`` rows are the operator's explicit take-over and
     are not guarded.
     """
-    per_zone: dict[str, dict[Key, tuple[Change, list[OutboxRow]]]] = {}
+    per_zone: dict[str, dict[Key, tuple[Change, Settled]]] = {}
     for row in sorted(rows, key=lambda r: r.id):
-        key = (row.name.lower(), row.rdtype)
+        name = absolute_name(row.name)
+        key = (name, row.rdtype)
         zone = per_zone.setdefault(row.zone, {})
         prev = zone.pop(key, None)
-        settled = (prev[1] if prev else []) + [row]
+        settled = (prev[1] if prev else ()) + (row,)
         ours = any(r.published for r in settled) or row.reason == RECONCILE
-        zone[key] = (Change(row.name.lower(), row.rdtype, row.rdatas, guard=not ours), settled)
+        zone[key] = (Change(name, row.rdtype, row.rdatas, guard=not ours), settled)
     return {z: list(v.values()) for z, v in per_zone.items()}
 
 
 def batches(
     rows: Sequence[OutboxRow], ttl: int, max_records: int
-) -> tuple[list[tuple[Batch, bytes]], list[tuple[list[OutboxRow], str]], list[OutboxRow]]:
+) -> tuple[list[tuple[Batch, bytes]], list[tuple[Settled, Failure]], list[OutboxRow]]:
     """Group rows into signed-ready UPDATE bodies of at most ``max_records`` records.
 
     Returns (batches with their unsigned wire, rows that cannot be encoded with
-    the reason, rows settled without sending).  A bad record is isolated here,
+    the failure, rows settled without sending).  A bad record is isolated here,
     before anything is sent.  Deleting an RRset we never published is not
     sent: whatever is there is not ours.
     """
     out: list[tuple[Batch, bytes]] = []
-    bad: list[tuple[list[OutboxRow], str]] = []
+    bad: list[tuple[Settled, Failure]] = []
     nothing: list[OutboxRow] = []
     for zone, items in collapse(rows).items():
         send = []
@@ -85,30 +101,35 @@ def batches(
 
 def _pack(
     zone: str,
-    items: Iterable[tuple[Change, list[OutboxRow]]],
+    items: Iterable[tuple[Change, Settled]],
     ttl: int,
     max_records: int,
-    bad: list[tuple[list[OutboxRow], str]],
+    bad: list[tuple[Settled, Failure]],
 ) -> list[tuple[Batch, bytes]]:
     out: list[tuple[Batch, bytes]] = []
     builder = UpdateBuilder(zone, ttl)
-    batch = Batch(zone)
+    changes: list[Change] = []
+    settles: list[Settled] = []
+
+    def close() -> None:
+        nonlocal builder, changes, settles
+        out.append((Batch(zone, tuple(changes), tuple(settles)), builder.wire()))
+        builder, changes, settles = UpdateBuilder(zone, ttl), [], []
+
     for change, settled in items:
         if builder.records and builder.records + change.records > max_records:
-            out.append((batch, builder.wire()))
-            builder, batch = UpdateBuilder(zone, ttl), Batch(zone)
+            close()
         try:
             if not builder.add(change):
-                out.append((batch, builder.wire()))
-                builder, batch = UpdateBuilder(zone, ttl), Batch(zone)
+                close()
                 builder.add(change)
         except RecordError as exc:
-            bad.append((settled, f"BADRECORD: {exc}"))
+            bad.append((settled, Failure(Kind.BADRECORD, str(exc))))
             continue
-        batch.changes.append(change)
-        batch.rows.append(settled)
-    if batch.changes:
-        out.append((batch, builder.wire()))
+        changes.append(change)
+        settles.append(settled)
+    if changes:
+        close()
     return out
 
 
@@ -126,7 +147,7 @@ def split(batch: Batch, ttl: int) -> list[tuple[Batch, bytes]]:
 
 
 def desired_rrsets(
-    state: DesiredState, publish: str, now: dt.datetime, heartbeat_timeout: dt.timedelta
+    state: DesiredState, publish: PublishMode, now: dt.datetime, heartbeat_timeout: dt.timedelta
 ) -> tuple[dict[str, dict[Key, tuple[str, ...]]], list[RRset]]:
     """Per zone, (name, type) -> rdatas the store wants; plus RRsets under no listed zone.
 
@@ -149,7 +170,7 @@ def desired_rrsets(
         for rr in network_rrsets(net, state.home_agents, now, heartbeat_timeout):
             put(rr, net.zones)
     for sub in state.subscribers:
-        shown = publish == "enroll" or sub.id in state.registered
+        shown = publish is PublishMode.ENROLL or sub.id in state.registered
         for rr in subscriber_rrsets(sub, shown):
             put(rr, zones_of.get(sub.network_id, ()))
     return out, lost

@@ -12,36 +12,38 @@ changes reach DNS in order per name.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import functools
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from prometheus_client import Counter
 
-from bootstrap.config import DnsConfig
+from bootstrap.dnsrecords import OutboxRow
 from bootstrap.services import dnsoutbox
-from bootstrap.services.dnsoutbox import OutboxRow
 from bootstrap.store.engine import Store
 
-from . import plan
-from .errors import Kind, UpdateFailure
+from . import sendplan
+from .errors import Failure, UpdateFailure
+from .sendplan import Action, Close, Lookup, Publish, Retry, Send, Settle
+from .settings import DnsSettings
 from .transport import UpdateClient
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-MAX_SPLIT_DEPTH = 4
-"""A refused batch is halved at most this often (<= 16 parts) to isolate a bad record."""
-
-NOT_OURS = "NOTSENT: delete of an RRset we never published; whatever is there is not ours"
-
 ROWS = Counter("mip6bs_dns_rows_total", "Outbox rows settled by the publisher", ["result"])
 MESSAGES = Counter("mip6bs_dns_updates_total", "UPDATE messages sent", ["result"])
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 @dataclass
@@ -71,14 +73,26 @@ def publisher_id() -> str:
 
 
 class Publisher:
-    """Sends outbox rows of every zone to one primary server."""
+    """Sends outbox rows of every zone to one primary server.
 
-    def __init__(self, store: Store, cfg: DnsConfig, client: UpdateClient, owner: str) -> None:
+    It executes the actions of :mod:`.sendplan` (which decides everything:
+    what to send, split, adopt or retry, and until when) and supplies the
+    clock; it never inspects a failure beyond handing it to the plan.
+    """
+
+    def __init__(
+        self, store: Store, settings: DnsSettings, client: UpdateClient, owner: str
+    ) -> None:
         self.store = store
-        self.cfg = cfg
+        self.settings = settings
         self.client = client
         self.owner = owner
-        self.claim_limit = max(cfg.batch_size * max(cfg.max_in_flight, 1), 1)
+        self.policy = sendplan.Policy(
+            ttl=settings.ttl,
+            max_records=settings.batch_size,
+            backoff_initial=settings.backoff_initial,
+            backoff_cap=settings.backoff_cap,
+        )
         # every store call runs on this one thread: claims and marks never contend
         # for the SQLite writer lock, yet they overlap with the sending
         self._db = ThreadPoolExecutor(1, thread_name_prefix="dns-outbox")
@@ -94,12 +108,12 @@ class Publisher:
 
     async def _claim(self) -> list[OutboxRow]:
         return await self._in_db(
-            dnsoutbox.claim, self.store, self.owner, self.claim_limit, self.cfg.claim_seconds
+            dnsoutbox.claim,
+            self.store,
+            self.owner,
+            self.settings.claim_limit,
+            self.settings.claim_seconds,
         )
-
-    async def drain_once(self) -> DrainResult:
-        """Claim one slice of due rows, send it, and record the outcome."""
-        return await self._process(await self._claim())
 
     async def drain(self) -> DrainResult:
         """Send slices until nothing is due, claiming the next slice while one is sent.
@@ -130,125 +144,95 @@ class Publisher:
                     await asyncio.shield(self._in_db(dnsoutbox.release, self.store, ids))
 
     async def _process(
-        self, rows: list[OutboxRow], settling: list[asyncio.Task[None]] | None = None
+        self, rows: list[OutboxRow], settling: list[asyncio.Task[None]]
     ) -> DrainResult:
         """Send ``rows`` and record the outcome.
 
-        With ``settling`` the marking runs in the background while the next slice
-        is sent; the rows stay claimed until it is done, so the order per name
-        holds.  At most one marking is outstanding.
+        The marking runs in the background while the next slice is sent; the
+        rows stay claimed until it is done, so the order per name holds.  At
+        most one marking is outstanding.
         """
-        result = DrainResult()
-        result.claimed = len(rows)
+        result = DrainResult(claimed=len(rows))
         if not rows:
             return result
-        done: list[OutboxRow] = []
-        skipped: list[OutboxRow] = []
-        failed: list[tuple[list[OutboxRow], str]] = []
+        settled: list[Settle] = []
         try:
-            batches, bad, nothing = plan.batches(rows, self.cfg.ttl, self.cfg.batch_size)
-            failed.extend(bad)
-            skipped.extend(nothing)
-            await asyncio.gather(
-                *(self._send(b, w, 0, done, failed, result) for b, w in batches)
-            )
+            first = sendplan.start(rows, self.policy, _now())
+            await asyncio.gather(*(self._execute(a, settled, result) for a in first))
         except BaseException:
-            settled = {r.id for r in done + skipped} | {r.id for rs, _ in failed for r in rs}
-            left = [r.id for r in rows if r.id not in settled]
-            await asyncio.shield(self._in_db(self._settle, done, skipped, failed, left))
+            ids = {r.id for a in settled for r in a.rows}
+            left = [r.id for r in rows if r.id not in ids]
+            await asyncio.shield(self._in_db(self._settle, settled, left))
             raise
-        settle = self._in_db(self._settle, done, skipped, failed, [])
-        if settling is None:
-            await settle
-        else:
-            while settling:
-                await settling.pop()
-            settling.append(asyncio.create_task(settle))
-        result.done = len(done) + len(skipped)
-        result.done_ids = [r.id for r in done + skipped]
-        result.failed = sum(len(rs) for rs, _ in failed)
-        for rs, err in failed:
-            kind = err.split(":", 1)[0]
-            result.errors[kind] = result.errors.get(kind, 0) + len(rs)
+        while settling:
+            await settling.pop()
+        settling.append(asyncio.create_task(self._in_db(self._settle, settled, [])))
+        for a in settled:
+            if isinstance(a, Retry):
+                result.failed += len(a.rows)
+                kind = a.failure.kind.value
+                result.errors[kind] = result.errors.get(kind, 0) + len(a.rows)
+            else:
+                result.done += len(a.rows)
+                result.done_ids += [r.id for r in a.rows]
         return result
 
-    def _settle(
-        self,
-        done: list[OutboxRow],
-        skipped: list[OutboxRow],
-        failed: list[tuple[list[OutboxRow], str]],
-        left: list[int],
-    ) -> None:
+    async def _execute(self, action: Action, settled: list[Settle], result: DrainResult) -> None:
+        """Carry ``action`` out and then whatever the plan decides from its outcome."""
+        if isinstance(action, Send):
+            result.messages += 1
+            outcome = await self._send(action)
+            follow = sendplan.after_send(action, outcome, self.policy, _now())
+        elif isinstance(action, Lookup):
+            change = action.batch.changes[0]
+            try:
+                found: sendplan.LookupOutcome = sendplan.Holds(
+                    await self.client.lookup(action.batch.zone, change.name, change.rdtype)
+                )
+            except UpdateFailure as exc:
+                found = exc.failure
+            follow = sendplan.after_lookup(action, found, self.policy, _now())
+        else:
+            settled.append(action)
+            return
+        for nxt in follow:
+            await self._execute(nxt, settled, result)
+
+    async def _send(self, send: Send) -> sendplan.Outcome:
+        try:
+            await self.client.send(send.batch.zone, send.wire)
+        except UpdateFailure as exc:
+            MESSAGES.labels(exc.kind.value).inc()
+            return exc.failure
+        MESSAGES.labels("ok").inc()
+        return sendplan.APPLIED
+
+    def _settle(self, settled: Sequence[Settle], left: list[int]) -> None:
+        """Record the plan's verdicts in the store (runs on the store thread)."""
+        done = [r.id for a in settled if isinstance(a, Publish) for r in a.rows]
         if done:
-            dnsoutbox.mark_done(self.store, [r.id for r in done])
+            dnsoutbox.mark_done(self.store, done)
             ROWS.labels("done").inc(len(done))
-        if skipped:
-            dnsoutbox.mark_not_sent(self.store, [r.id for r in skipped], NOT_OURS)
-            ROWS.labels("not_sent").inc(len(skipped))
-        for rows, error in failed:
-            dnsoutbox.mark_failed(
-                self.store, rows, error, self.cfg.backoff_initial, self.cfg.backoff_cap
-            )
-            ROWS.labels("failed").inc(len(rows))
-            log.warning("%d DNS outbox rows not published: %s", len(rows), error)
+        closed: dict[str, list[int]] = defaultdict(list)
+        for a in settled:
+            if isinstance(a, Close):
+                closed[a.reason] += [r.id for r in a.rows]
+        for reason, ids in closed.items():
+            dnsoutbox.mark_not_sent(self.store, ids, reason)
+            ROWS.labels("not_sent").inc(len(ids))
+        for a in settled:
+            if isinstance(a, Retry):
+                self._failed(a.rows, a.failure, a.due)
         if left:
             dnsoutbox.release(self.store, left)
 
-    async def _send(
-        self,
-        batch: plan.Batch,
-        unsigned: bytes,
-        depth: int,
-        done: list[OutboxRow],
-        failed: list[tuple[list[OutboxRow], str]],
-        result: DrainResult,
+    def _failed(
+        self, rows: Sequence[OutboxRow], failure: Failure, due: Sequence[dt.datetime]
     ) -> None:
-        result.messages += 1
-        try:
-            await self.client.send(batch.zone, unsigned)
-        except UpdateFailure as exc:
-            MESSAGES.labels(exc.kind.value).inc()
-            # a failed prerequisite is one of our guards: bisect to the very change
-            deep = exc.kind is Kind.YXRRSET or depth < MAX_SPLIT_DEPTH
-            if exc.retry_by_split and len(batch.changes) > 1 and deep:
-                for part, w in plan.split(batch, self.cfg.ttl):
-                    await self._send(part, w, depth + 1, done, failed, result)
-                return
-            if exc.kind is Kind.YXRRSET and len(batch.changes) == 1:
-                await self._adopt_or_refuse(batch, done, failed)
-                return
-            failed.append((batch.all_rows, str(exc)))
-            return
-        MESSAGES.labels("ok").inc()
-        done.extend(batch.all_rows)
-
-    async def _adopt_or_refuse(
-        self,
-        batch: plan.Batch,
-        done: list[OutboxRow],
-        failed: list[tuple[list[OutboxRow], str]],
-    ) -> None:
-        """A first publication met an existing RRset: equal is ours now, else refuse.
-
-        Equal happens after a crash between send and mark, or when an HA's
-        address was already in the zone file; anything else belongs to someone
-        else and stays untouched until an operator runs ``dns reconcile``.
-        """
-        change = batch.changes[0]
-        try:
-            have = await self.client.lookup(batch.zone, change.name, change.rdtype)
-        except UpdateFailure as exc:
-            failed.append((batch.all_rows, str(exc)))
-            return
-        if plan.canonical(change.rdtype, have) == plan.canonical(change.rdtype, change.rdatas):
-            done.extend(batch.all_rows)
-            return
-        failed.append((
-            batch.all_rows,
-            f"YXRRSET: {change.name} {change.rdtype} already holds {', '.join(have)}, which we "
-            "did not publish; it is left alone (remove it, or take it over with "
-            "'bootstrapctl dns reconcile')",
-        ))
+        dnsoutbox.mark_failed(self.store, [(r.id, at) for r, at in zip(rows, due, strict=True)],
+                              str(failure))
+        ROWS.labels("failed").inc(len(rows))
+        log.warning("%d DNS outbox rows not published: %s", len(rows), failure)
 
     async def run(self) -> None:
         """Drain forever; sleep ``poll_interval`` whenever nothing is due."""
@@ -264,7 +248,7 @@ class Publisher:
                 if not failing:
                     log.warning("DNS outbox pass failed, will retry: %s", exc)
                 failing = True
-            await asyncio.sleep(self.cfg.poll_interval)
+            await asyncio.sleep(self.settings.poll_interval)
 
     async def flush(self) -> DrainResult:
         """Send every pending row now (backoff cancelled), each at most once more."""

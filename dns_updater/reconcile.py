@@ -20,12 +20,10 @@ import dns.rdatatype
 import dns.tsig
 import dns.xfr
 
-from bootstrap.config import Settings
-from bootstrap.dnsrecords import RRset, absolute
+from bootstrap.dnsrecords import RRset
+from bootstrap.domain import absolute_name
 from bootstrap.errors import BootstrapError, NotFound
 from bootstrap.services import dnsoutbox
-from bootstrap.store.engine import Store
-from bootstrap.store.models import utcnow
 
 from . import plan
 from .errors import from_exception
@@ -47,7 +45,7 @@ def fetch_zone(
             relativize=False, timeout=timeout, lifetime=max(timeout * 30, 60.0),
         ):
             for rrset in msg.answer:
-                k = (rrset.name.to_text().lower(), dns.rdatatype.to_text(rrset.rdtype))
+                k = (absolute_name(rrset.name.to_text()), dns.rdatatype.to_text(rrset.rdtype))
                 have.setdefault(k, []).extend(rd.to_text() for rd in rrset)
     except dns.xfr.TransferError as exc:
         raise TransferFailed(
@@ -55,7 +53,8 @@ def fetch_zone(
             f"allow-transfer must name our TSIG key"
         ) from None
     except (OSError, dns.exception.DNSException, EOFError) as exc:
-        raise TransferFailed(str(from_exception(exc, zone, f"{host}:{port}", "transfer"))) from None
+        server = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        raise TransferFailed(str(from_exception(exc, zone, server, "transfer"))) from None
     return {k: tuple(sorted(set(v))) for k, v in have.items()}
 
 
@@ -72,28 +71,26 @@ class ReconcileReport:
 
 
 async def reconcile(
-    store: Store,
-    settings: Settings,
     publisher: Publisher,
     zone: str | None = None,
     dry_run: bool = False,
     now: dt.datetime | None = None,
 ) -> ReconcileReport:
-    """Diff every listed zone (or just ``zone``) with the store; repair unless ``dry_run``."""
-    cfg = settings.dns
-    client = publisher.client
+    """Diff every listed zone (or just ``zone``) with the store; repair unless ``dry_run``.
+
+    Everything comes through ``publisher``: its store, its server and key,
+    its :class:`~dns_updater.settings.DnsSettings`, and its flush for the repair.
+    """
+    store, cfg, client = publisher.store, publisher.settings, publisher.client
     state = await asyncio.to_thread(dnsoutbox.desired_state, store)
     want, lost = plan.desired_rrsets(
-        state,
-        cfg.publish,
-        now or utcnow(),
-        dt.timedelta(seconds=settings.store.heartbeat_timeout),
+        state, cfg.publish, now or dt.datetime.now(dt.UTC), cfg.heartbeat_timeout
     )
-    listed = sorted({absolute(z) for n in state.networks for z in n.zones})
+    listed = sorted({absolute_name(z) for n in state.networks for z in n.zones})
     if zone is not None:
-        if absolute(zone) not in listed:
-            raise NotFound(f"zone {absolute(zone)} is listed by no network")
-        listed = [absolute(zone)]
+        if absolute_name(zone) not in listed:
+            raise NotFound(f"zone {absolute_name(zone)} is listed by no network")
+        listed = [absolute_name(zone)]
     diffs: list[plan.Difference] = []
     for z in listed:
         have = await asyncio.to_thread(

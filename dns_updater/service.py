@@ -15,46 +15,43 @@ import asyncio
 import datetime as dt
 import logging
 
-from bootstrap.config import Settings, split_hostport
 from bootstrap.context import ServiceContext
 from bootstrap.dnsrecords import RRset, network_rrsets
 from bootstrap.services import dnsoutbox, snapshot
 from bootstrap.store.engine import Store
-from bootstrap.store.models import utcnow
 
-from . import keyfile
 from .publisher import Publisher, publisher_id
+from .settings import DnsSettings, from_settings
 from .transport import UpdateClient
 
 log = logging.getLogger(__name__)
 
 
-def make_publisher(settings: Settings, store: Store, owner: str | None = None) -> Publisher:
-    """A publisher for ``[dns]`` (raises ConfigError on a bad key file or server)."""
-    cfg = settings.dns
-    key = keyfile.load(cfg.tsig_key_file, cfg.algorithm)
-    host, port = split_hostport(cfg.server, "[dns] server")
-    client = UpdateClient(host, port, key, cfg.timeout, cfg.max_in_flight)
-    return Publisher(store, cfg, client, owner or publisher_id())
+def make_publisher(settings: DnsSettings, store: Store, owner: str | None = None) -> Publisher:
+    """A publisher for ``settings`` (see :func:`.settings.from_settings`)."""
+    client = UpdateClient(
+        settings.host, settings.port, settings.key, settings.timeout, settings.max_in_flight
+    )
+    return Publisher(store, settings, client, owner or publisher_id())
 
 
 class Liveness:
     """Enqueues SRV/HA RRsets whose content moved since the last look."""
 
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: DnsSettings) -> None:
         self.store = store
-        self.settings = settings
+        self.heartbeat_timeout = settings.heartbeat_timeout
         self.last: dict[tuple[str, str], tuple[str, ...]] = {}
 
     def check(self, now: dt.datetime | None = None) -> int:
         """One look; returns the number of rows enqueued (blocking)."""
         snap = snapshot.load(self.store)
-        timeout = dt.timedelta(seconds=self.settings.store.heartbeat_timeout)
+        now = now or dt.datetime.now(dt.UTC)
         n = 0
         for net in snap.networks:
             if not net.zones:
                 continue
-            rrsets = network_rrsets(net, snap.home_agents, now or utcnow(), timeout)
+            rrsets = network_rrsets(net, snap.home_agents, now, self.heartbeat_timeout)
             changed: list[RRset] = []
             for rr in rrsets:
                 key = (rr.name, rr.rdtype)
@@ -78,16 +75,14 @@ class Liveness:
 
 async def serve(ctx: ServiceContext) -> None:
     """Publish until cancelled."""
-    settings = ctx.settings
+    settings = from_settings(ctx.settings)
     publisher = make_publisher(settings, ctx.store)
     liveness = Liveness(ctx.store, settings)
     ctx.announce(
-        f"dns: publishing the outbox to {publisher.client.server} "
-        f"(TSIG key {publisher.client.key.name}, {settings.dns.publish} mode)"
+        f"dns: publishing the outbox to {settings.server} "
+        f"(TSIG key {settings.key.name}, {settings.publish} mode)"
     )
     try:
-        await asyncio.gather(
-            publisher.run(), liveness.run(settings.dns.liveness_interval)
-        )
+        await asyncio.gather(publisher.run(), liveness.run(settings.liveness_interval))
     finally:
         await publisher.close()

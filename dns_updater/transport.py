@@ -2,7 +2,7 @@
 
 A small pool of persistent TCP connections (RFC 7766 framing: two-byte length
 prefix), at most ``max_in_flight`` messages awaiting a reply at once, because
-named silently drops UPDATEs beyond its ``update-quota`` (REPORT.md §3).
+named silently drops UPDATEs beyond its ``update-quota`` (README.md, "Bounded").
 Signing happens just before a message is written, so a message that waited
 for a free slot still carries a fresh TSIG time.
 """
@@ -21,7 +21,7 @@ import dns.rdatatype
 import dns.tsig
 
 from . import wire
-from .errors import Kind, UpdateFailure, from_exception, from_rcode
+from .errors import Failure, Kind, UpdateFailure, doing, from_exception, from_rcode
 
 _LEN = struct.Struct("!H")
 
@@ -89,17 +89,20 @@ class UpdateClient:
                     raise
                 if reply.id != msg_id:
                     conn[1].close()
-                    raise UpdateFailure(Kind.BADREPLY, zone, self.server, "reply id mismatch")
+                    raise UpdateFailure(
+                        Failure(Kind.BADREPLY, "reply id mismatch", doing(zone, self.server))
+                    )
             except BaseException as exc:
                 if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt | SystemExit):
                     raise
                 if isinstance(exc, wire.RecordError):
-                    raise UpdateFailure(Kind.BADRECORD, zone, self.server, str(exc)) from exc
-                raise from_exception(exc, zone, self.server) from exc
+                    failure = Failure(Kind.BADRECORD, str(exc), doing(zone, self.server))
+                    raise UpdateFailure(failure) from exc
+                raise UpdateFailure(from_exception(exc, zone, self.server)) from exc
             self._idle.append(conn)
-        failure = from_rcode(reply.rcode(), zone, self.server)
-        if failure is not None:
-            raise failure
+        refused = from_rcode(reply.rcode(), zone, self.server)
+        if refused is not None:
+            raise UpdateFailure(refused)
 
     async def lookup(self, zone: str, name: str, rdtype: str) -> tuple[str, ...]:
         """The server's current rdatas of (name, rdtype), by a TSIG-signed TCP query."""
@@ -110,7 +113,7 @@ class UpdateClient:
         except BaseException as exc:
             if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt | SystemExit):
                 raise
-            raise from_exception(exc, zone, self.server) from exc
+            raise UpdateFailure(from_exception(exc, zone, self.server, "look-up")) from exc
         want = dns.rdatatype.from_text(rdtype)
         return tuple(
             sorted(rd.to_text() for rrset in reply.answer if rrset.rdtype == want for rd in rrset)

@@ -1,10 +1,11 @@
 """RFC 2136 UPDATE messages built straight into wire format (pure, no I/O).
 
-dnspython's text API costs 140-270 us of client CPU per record on the lab box
-(REPORT.md §3), which made the Python client, not named, the bottleneck.  The
-records we publish are few simple types (AAAA, A, PTR, SRV), so they are
-encoded here with ``struct``/``inet_pton`` and owner names compressed against
-the zone name; any other type falls back to dnspython's rdata codec.  The
+dnspython's text API costs 140-270 us of client CPU per record (measured on
+the 2-vCPU test VM, see README.md "Measured"), which made the Python client,
+not named, the bottleneck.  The records we publish are few simple types
+(AAAA, A, PTR, SRV), so they are encoded here with ``struct``/``ipaddress``
+and owner names compressed against the zone name; any other type falls back
+to dnspython's rdata codec.  The
 TSIG signature is computed by :func:`dns.tsig.sign` (RFC 8945) and the reply
 is parsed and verified by :func:`dns.message.from_wire`; only the framing of
 the TSIG RR is written here.
@@ -15,7 +16,7 @@ every rdata; no rdata = delete only), so resending any message is harmless.
 
 from __future__ import annotations
 
-import socket
+import ipaddress
 import struct
 from dataclasses import dataclass
 
@@ -25,6 +26,8 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rdtypes.ANY.TSIG
 import dns.tsig
+
+from bootstrap.domain import absolute_name
 
 MAX_MESSAGE = 65535
 """DNS message size limit over TCP (two-byte length prefix)."""
@@ -94,9 +97,11 @@ def rdata_wire(rdtype: str, text: str) -> bytes:
     """Wire RDATA of one record given in presentation format."""
     try:
         if rdtype == "AAAA":
-            return socket.inet_pton(socket.AF_INET6, text)
+            if "%" in text:  # ipaddress accepts a scope id, which DNS has no room for
+                raise ValueError(text)
+            return ipaddress.IPv6Address(text).packed
         if rdtype == "A":
-            return socket.inet_pton(socket.AF_INET, text)
+            return ipaddress.IPv4Address(text).packed
         if rdtype == "PTR":
             return name_wire(text)
         if rdtype == "SRV":
@@ -106,7 +111,7 @@ def rdata_wire(rdtype: str, text: str) -> bytes:
         return rd.to_wire() or b""
     except RecordError:
         raise
-    except (OSError, ValueError, struct.error, dns.exception.DNSException):
+    except (ValueError, struct.error, dns.exception.DNSException):
         raise RecordError(f"{text!r} is not valid {rdtype} data") from None
 
 
@@ -120,7 +125,7 @@ class UpdateBuilder:
     """
 
     def __init__(self, zone: str, ttl: int, budget: int = SIZE_BUDGET) -> None:
-        self.zone = zone.lower()
+        self.zone = absolute_name(zone)
         self.ttl = ttl
         self.budget = budget
         self.records = 0
@@ -152,7 +157,7 @@ class UpdateBuilder:
 
     def add(self, change: Change) -> bool:
         """Append ``change``; False (and nothing appended) if the message would be too big."""
-        name = change.name.lower()
+        name = absolute_name(change.name)
         code = rdtype_code(change.rdtype)
         datas = [rdata_wire(change.rdtype, t) for t in change.rdatas]
         owner = self._owner(name)

@@ -70,9 +70,10 @@ def status(as_json: bool) -> None:
 
 def _publisher() -> Any:
     from dns_updater.service import make_publisher
+    from dns_updater.settings import from_settings
 
     st = state()
-    return make_publisher(st.settings, st.store(), owner=f"{_owner()}:flush")
+    return make_publisher(from_settings(st.settings), st.store(), owner=f"{_owner()}:flush")
 
 
 def _owner() -> str:
@@ -125,7 +126,7 @@ def reconcile(zone: str | None, dry_run: bool, as_json: bool) -> None:
 
     async def go() -> Any:
         try:
-            return await run(st.store(), st.settings, pub, zone=zone, dry_run=dry_run)
+            return await run(pub, zone=zone, dry_run=dry_run)
         finally:
             await pub.close()
 

@@ -495,10 +495,24 @@ def config_example() -> None:
 @config_group.command("check")
 @json_option
 def config_check(as_json: bool) -> None:
-    """Load and check the config file (exit 2 with the reason if it is bad)."""
+    """Load the config file and build the settings of every enabled service (exit 2 if bad).
+
+    The same check ``bootstrapd`` runs before it starts (:func:`bootstrap.faces.check`).
+    """
+    from .. import faces
+
     st = state()
     s = st.settings
+    checked = faces.enabled(s)
+    faces.check(s, checked)
     if as_json:
-        emit_json({"ok": True, "path": str(s.path) if s.path else None, "database": s.database.url})
+        emit_json(
+            {
+                "ok": True,
+                "path": str(s.path) if s.path else None,
+                "database": s.database.url,
+                "services": checked,
+            }
+        )
     else:
-        click.echo(f"{s.path or 'built-in defaults'}: ok")
+        click.echo(f"{s.path or 'built-in defaults'}: ok ({', '.join(checked) or 'no service'})")

@@ -50,28 +50,13 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from .. import domain
-from ..dnsrecords import RRset
+from ..dnsrecords import DesiredState, OutboxRow, RRset
 from ..store.engine import Store
 from ..store.models import Binding, DnsOutbox, HomeAgent, Network, Subscriber, utcnow
 from . import outbox, views
 
 CLAIM_LOCK_KEY = 0x6D697036_646E73
 """PostgreSQL advisory lock id ('mip6' 'dns') serialising outbox claims."""
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxRow:
-    """A claimed row, as the publisher needs it."""
-
-    id: int
-    zone: str
-    name: str
-    rdtype: str
-    rdatas: tuple[str, ...]
-    attempts: int
-    reason: str = ""
-    published: bool = False
-    """Some earlier row of this (name, rdtype) was sent successfully: the RRset is ours."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,17 +76,6 @@ class OutboxStatus:
     pending: int
     unroutable: int
     """Rows closed with NOZONE (their name is under no listed zone)."""
-
-
-@dataclass(frozen=True, slots=True)
-class DesiredState:
-    """Everything the record rule needs: networks, HAs, active subscribers."""
-
-    networks: tuple[domain.HomeNetwork, ...]
-    home_agents: tuple[domain.HomeAgent, ...]
-    subscribers: tuple[domain.Subscriber, ...]
-    registered: frozenset[int]
-    """Ids of subscribers with a live binding (``publish = "registration"``)."""
 
 
 def _now(now: dt.datetime | None) -> dt.datetime:
@@ -241,27 +215,17 @@ def mark_not_sent(
             )
 
 
-def backoff(attempts: int, initial: float, cap: float) -> float:
-    """Seconds to wait after the ``attempts``-th failure: doubling, capped."""
-    return float(min(cap, initial * (2 ** min(max(attempts - 1, 0), 30))))
+def mark_failed(store: Store, due: Sequence[tuple[int, dt.datetime]], error: str) -> None:
+    """Keep the rows pending, count the attempt, note the error, retry each at its time.
 
-
-def mark_failed(
-    store: Store,
-    rows: Sequence[OutboxRow],
-    error: str,
-    initial: float,
-    cap: float,
-    now: dt.datetime | None = None,
-) -> None:
-    """Keep the rows pending, count the attempt, note the error, schedule the retry."""
-    now = _now(now)
-    by_attempts: dict[int, list[int]] = defaultdict(list)
-    for r in rows:
-        by_attempts[r.attempts + 1].append(r.id)
+    ``due`` is (row id, next attempt) as the publisher's send plan decided
+    (its backoff rule); ``error`` is the failure's sentence.
+    """
+    by_time: dict[dt.datetime, list[int]] = defaultdict(list)
+    for rid, at in due:
+        by_time[at].append(rid)
     with store.session() as s:
-        for attempts, ids in by_attempts.items():
-            retry = now + dt.timedelta(seconds=backoff(attempts, initial, cap))
+        for retry, ids in by_time.items():
             for cond in _id_sets(store, ids):
                 s.connection().execute(
                     update(DnsOutbox)

@@ -24,7 +24,7 @@ from ..services import (
     subscribers,
 )
 from . import bundles, schemas
-from .routing import SETTINGS, STORE, RouteTable, principal, run
+from .routing import SETTINGS, STORE, WEB, RouteTable, principal, run
 from .security import json_body
 
 API = "/api/v1"
@@ -83,7 +83,7 @@ async def me(request: web.Request) -> web.Response:
     returns=schemas.DASHBOARD_OUT,
 )
 async def get_dashboard(request: web.Request) -> web.Response:
-    timeout = request.app[SETTINGS].store.heartbeat_timeout
+    timeout = request.app[WEB].heartbeat_timeout
     return ok(serialize.summary(await run(dashboard.summary, request.app[STORE], timeout)))
 
 
@@ -105,7 +105,7 @@ async def get_dashboard(request: web.Request) -> web.Response:
     },
 )
 async def list_subscribers(request: web.Request) -> web.Response:
-    limit = int_param(request, "limit", 100, 1, request.app[SETTINGS].web.api_page_limit)
+    limit = int_param(request, "limit", 100, 1, request.app[WEB].api_page_limit)
     offset = int_param(request, "offset", 0, 0, 2**31)
     q = request.query
     items, total = await run(
@@ -537,7 +537,7 @@ async def get_ca(request: web.Request) -> web.Response:
     query={"target": ("string", "Only entries about this name"), **PAGE_QUERY},
 )
 async def get_audit(request: web.Request) -> web.Response:
-    limit = int_param(request, "limit", 100, 1, request.app[SETTINGS].web.api_page_limit)
+    limit = int_param(request, "limit", 100, 1, request.app[WEB].api_page_limit)
     offset = int_param(request, "offset", 0, 0, 2**31)
     items = await run(
         audit.recent, request.app[STORE], limit, offset, request.query.get("target") or None

@@ -15,8 +15,9 @@ from ..config import Settings
 from ..services.operators import LoginLimiter
 from ..store.engine import Store
 from . import api, metrics, openapi, pages
-from .routing import LIMITER, SETTINGS, SPECS, STORE, RouteSpec
+from .routing import LIMITER, SETTINGS, SPECS, STORE, WEB, RouteSpec
 from .security import auth_middleware, errors_middleware, security_headers
+from .settings import from_settings
 from .templating import JINJA, make_environment
 
 MAX_BODY = 256 * 1024
@@ -33,14 +34,14 @@ def create_app(settings: Settings, store: Store) -> web.Application:
     app = web.Application(
         middlewares=[errors_middleware, auth_middleware], client_max_size=MAX_BODY
     )
+    cfg = from_settings(settings)
     app[SETTINGS] = settings
+    app[WEB] = cfg
     app[STORE] = store
-    app[LIMITER] = LoginLimiter(settings.web.login_attempts, settings.web.login_window)
+    app[LIMITER] = LoginLimiter(cfg.login_attempts, cfg.login_window)
     app[SPECS] = {}
     app[JINJA] = make_environment()
-    app[metrics.STORE_REGISTRY] = metrics.store_registry(
-        store, settings.store.heartbeat_timeout
-    )
+    app[metrics.STORE_REGISTRY] = metrics.store_registry(store, cfg.heartbeat_timeout)
     for table in (pages.routes, api.routes, metrics.routes):
         table.register(app)
     app.on_response_prepare.append(security_headers)

@@ -32,7 +32,7 @@ from ..services.actor import Actor
 from ..store.engine import Store
 from . import api, bundles
 from .metrics import WEB_LOGINS
-from .routing import LIMITER, PRINCIPAL_KEY, SETTINGS, STORE, RouteTable, principal, run
+from .routing import LIMITER, PRINCIPAL_KEY, SETTINGS, STORE, WEB, RouteTable, principal, run
 from .security import (
     LOGIN_COOKIE,
     clear_session_cookie,
@@ -95,7 +95,7 @@ def _login_page(
     )
     resp.set_cookie(
         LOGIN_COOKIE, token, max_age=3600, path="/login", httponly=True, samesite="Strict",
-        secure=request.app[SETTINGS].web.secure_cookies,
+        secure=request.app[WEB].secure_cookies,
     )
     return resp
 
@@ -109,7 +109,7 @@ async def login_form(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.Response:
     f = await form(request)
     name, password = f.get("name", "").strip(), f.get("password", "")
-    store, settings, limiter = request.app[STORE], request.app[SETTINGS], request.app[LIMITER]
+    store, limiter = request.app[STORE], request.app[LIMITER]
     source = request.remote or "unknown"
     keys = (name, source)
     wait = limiter.retry_after(*keys)
@@ -131,9 +131,9 @@ async def login(request: web.Request) -> web.Response:
     previous = request.get(PRINCIPAL_KEY)
     if isinstance(previous, operators.Principal) and previous.session_hash:
         await run(operators.end_session, store, previous.session_hash)  # no session fixation
-    new = await run(operators.start_session, store, op, settings.web.session_lifetime)
+    new = await run(operators.start_session, store, op, request.app[WEB].session_lifetime)
     resp = web.HTTPSeeOther(_safe_next(f.get("next")))
-    set_session_cookie(request, resp, new.cookie, settings.web.session_lifetime)
+    set_session_cookie(request, resp, new.cookie, request.app[WEB].session_lifetime)
     resp.del_cookie(LOGIN_COOKIE, path="/login")
     raise resp
 
@@ -154,7 +154,7 @@ async def logout(request: web.Request) -> web.Response:
 @routes.add("GET", "/", "viewer", "Dashboard")
 async def dashboard_page(request: web.Request) -> web.Response:
     s = await run(
-        dashboard.summary, request.app[STORE], request.app[SETTINGS].store.heartbeat_timeout
+        dashboard.summary, request.app[STORE], request.app[WEB].heartbeat_timeout
     )
     return render(request, "dashboard.html", s=s)
 

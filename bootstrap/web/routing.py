@@ -20,6 +20,7 @@ from aiohttp import web
 from ..config import Settings
 from ..services.operators import LoginLimiter, Principal
 from ..store.engine import Store
+from .settings import WebSettings
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 P = ParamSpec("P")
@@ -31,6 +32,9 @@ _PARAM = re.compile(r"{(\w+)}")
 RFC 7542 allows in an identity (``a{b}@example.com`` is reached as ``a%7Bb%7D@example.com``)."""
 
 SETTINGS = web.AppKey("settings", Settings)
+"""The whole configuration, for the service-layer calls (enrol, export) that need it."""
+WEB = web.AppKey("web_settings", WebSettings)
+"""The web face's own checked settings (:mod:`.settings`); handlers read ``[web]`` here."""
 STORE = web.AppKey("store", Store)
 LIMITER = web.AppKey("login_limiter", LoginLimiter)
 SPECS = web.AppKey("route_specs", dict)

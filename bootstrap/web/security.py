@@ -31,7 +31,7 @@ from sqlalchemy.exc import DBAPIError
 from ..errors import BootstrapError
 from ..services import operators, validate
 from ..services.validate import shown
-from .routing import PRINCIPAL_KEY, SETTINGS, STORE, Handler, run, spec_of
+from .routing import PRINCIPAL_KEY, STORE, WEB, Handler, run, spec_of
 from .templating import render
 
 log = logging.getLogger("bootstrap.web")
@@ -169,7 +169,6 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             raise request.match_info.http_exception
         raise Refused(403, "this route declares no access rule")
     store = request.app[STORE]
-    settings = request.app[SETTINGS]
     token = _bearer(request)
     who: operators.Principal | None = None
     if token is not None:
@@ -180,7 +179,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         cookie = request.cookies.get(SESSION_COOKIE)
         if cookie:
             who = await run(
-                operators.session_principal, store, cookie, settings.web.session_idle_timeout
+                operators.session_principal, store, cookie, request.app[WEB].session_idle_timeout
             )
     if who is not None:
         request[PRINCIPAL_KEY] = who
@@ -241,7 +240,7 @@ def set_session_cookie(
         path="/",
         httponly=True,
         samesite="Strict",
-        secure=request.app[SETTINGS].web.secure_cookies,
+        secure=request.app[WEB].secure_cookies,
     )
 
 
@@ -259,7 +258,7 @@ def login_csrf(request: web.Request, response: web.StreamResponse) -> str:
         path="/login",
         httponly=True,
         samesite="Strict",
-        secure=request.app[SETTINGS].web.secure_cookies,
+        secure=request.app[WEB].secure_cookies,
     )
     return value
 

@@ -6,11 +6,11 @@ import asyncio
 
 from aiohttp import web
 
-from ..config import split_hostport
 from ..context import ServiceContext
 from ..services import operators
 from ..services.actor import DAEMON
 from .app import create_app
+from .settings import from_settings
 
 
 def url_of(host: str, port: int) -> str:
@@ -20,7 +20,8 @@ def url_of(host: str, port: int) -> str:
 
 async def serve(ctx: ServiceContext) -> None:
     """Listen on ``[web] listen`` until cancelled; create the first admin on an empty store."""
-    host, port = split_hostport(ctx.settings.web.listen, "[web] listen")
+    cfg = from_settings(ctx.settings)
+    host, port = cfg.host, cfg.port
     password = await asyncio.to_thread(operators.ensure_first_admin, ctx.store, DAEMON)
     app = create_app(ctx.settings, ctx.store)
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
