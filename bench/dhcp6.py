@@ -38,7 +38,7 @@ from bootstrap.services import home_agents, networks  # noqa: E402
 from bootstrap.services.actor import Actor  # noqa: E402
 from bootstrap.store.engine import Store  # noqa: E402
 
-LAB = Path("/work/shared/labs/dhcp")
+VECTORS = ROOT / "tests" / "data" / "dhcp"  # Kea-captured messages (see its README.md)
 # one server/client namespace pair per target, so both run at once and steps interleave
 PAIRS = {
     "ours": ("mipd-bsrv", "mipd-bcli", "mipd-bs0", "mipd-bc0"),
@@ -239,7 +239,7 @@ def load(target: str, rate: int, duration: float) -> dict[str, object]:
             sys.executable,
             str(ROOT / "bench" / "dhcp_loadgen.py"),
             "--template",
-            str(LAB / "vectors" / "v6-direct-request.hex"),
+            str(VECTORS / "v6-direct-request.hex"),
             "--iface",
             cli_if,
             "--rate",

@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .domain import PublishMode
 from .errors import ConfigError
+from .rules import DEFAULT_HEARTBEAT_SECONDS
 
 ENV_DATABASE_URL = "BOOTSTRAP_DATABASE_URL"
 
@@ -59,7 +61,7 @@ class StoreConfig:
     """Where enrollment writes certificate/key files once (0600)."""
     hoa_quarantine_days: float = 30.0
     """A revoked subscriber's HoA is not handed out again for this long."""
-    heartbeat_timeout: float = 90.0
+    heartbeat_timeout: float = DEFAULT_HEARTBEAT_SECONDS
     """Seconds after which a monitored HA without heartbeat counts as not live."""
     snapshot_poll_interval: float = 1.0
     """Seconds between change-version polls of the long-running services."""
@@ -133,7 +135,9 @@ class DnsConfig:
     """The primary that accepts UPDATEs and zone transfers, ``address:port``."""
     tsig_key_file: str = field(default="mip6-update.key", metadata=PATH)
     """A BIND ``tsig-keygen`` key file (``key "name" { algorithm ...; secret "..."; };``)."""
-    publish: str = field(default="enroll", metadata=_choice("enroll", "registration"))
+    publish: str = field(
+        default=PublishMode.ENROLL.value, metadata=_choice(*(m.value for m in PublishMode))
+    )
     """When an MN's records appear: at enrollment, or only while it has a live binding."""
     ttl: int = 300
     """TTL of every record we publish, in seconds."""

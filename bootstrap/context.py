@@ -12,7 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .config import Settings
+from .services.bundle import Renderer
 from .store.engine import Store
+
+# Store is re-exported: a face names the store handle as a type from here, never from
+# bootstrap.store (it reaches the store only through bootstrap.services).
+__all__ = ["ServiceContext", "Store"]
 
 
 def _print(line: str) -> None:
@@ -31,3 +36,6 @@ class ServiceContext:
     store: Store
     announce: Callable[[str], None] = field(default=_print)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
+    bundle_renderer: Renderer | None = None
+    """Writes an MN bundle (the strongSwan face's, wired by the daemon) for faces that
+    hand bundles out but must not import that face (the web UI)."""

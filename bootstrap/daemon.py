@@ -15,9 +15,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
 import logging
 import signal
 import sys
+from collections.abc import Callable
 
 from . import config as config_mod
 from . import faces, migrate
@@ -25,9 +27,20 @@ from .config import Settings
 from .context import ServiceContext
 from .errors import BootstrapError
 from .services import housekeeping
+from .services.bundle import Renderer
 from .store.engine import Store
 
 log = logging.getLogger("bootstrapd")
+
+BUNDLE_RENDERER = "ikev2_glue.mn_bundle:renderer_for"
+"""The MN bundle writer handed to the web face (which must not import ikev2_glue)."""
+
+
+def bundle_renderer(settings: Settings) -> Renderer:
+    """The strongSwan face's MN bundle writer for ``settings`` (by name, like the services)."""
+    module, _, attr = BUNDLE_RENDERER.partition(":")
+    factory: Callable[[Settings], Renderer] = getattr(importlib.import_module(module), attr)
+    return factory(settings)
 
 
 async def run(settings: Settings, only: str | None = None) -> int:
@@ -36,7 +49,7 @@ async def run(settings: Settings, only: str | None = None) -> int:
     faces.check(settings, names)  # the same check as 'bootstrapctl config check'
     store = Store(settings.database.url, echo=settings.database.echo)
     await asyncio.to_thread(migrate.ensure_current, store)
-    ctx = ServiceContext(settings=settings, store=store)
+    ctx = ServiceContext(settings=settings, store=store, bundle_renderer=bundle_renderer(settings))
     ctx.announce(f"bootstrapd: store {store.engine.url.render_as_string(hide_password=True)}")
     tasks: dict[str, asyncio.Task[None]] = {}
     tasks["housekeeping"] = asyncio.create_task(

@@ -17,16 +17,18 @@ import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from .domain import HAState, HomeAgent, HomeNetwork, Subscriber, SubscriberState
+from .domain import (
+    HAState,
+    HomeAgent,
+    HomeNetwork,
+    Subscriber,
+    SubscriberState,
+    absolute_name,
+)
 from .rules import live_agents
 
 SRV_PORT = 0
 """RFC 5026 does not give a port for ``_mip6._ipv6``; MIPv6 runs on no transport."""
-
-
-def absolute(name: str) -> str:
-    """Lower-case ``name`` with exactly one trailing dot."""
-    return name.rstrip(".").lower() + "."
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -70,7 +72,7 @@ class DesiredState:
 
 def srv_name(domain: str) -> str:
     """``_mip6._ipv6.<domain>.``, the RFC 5026 §5.1.2 service name."""
-    return absolute(f"_mip6._ipv6.{domain}")
+    return absolute_name(f"_mip6._ipv6.{domain}")
 
 
 def network_rrsets(
@@ -86,7 +88,7 @@ def network_rrsets(
     """
     mine = [h for h in agents if h.network_id == network.id]
     live = sorted(live_agents(mine, now, heartbeat_timeout), key=lambda h: h.fqdn)
-    srv = tuple(f"{h.priority} {h.weight} {SRV_PORT} {absolute(h.fqdn)}" for h in live)
+    srv = tuple(f"{h.priority} {h.weight} {SRV_PORT} {absolute_name(h.fqdn)}" for h in live)
     out = [RRset(srv_name(network.domain), "SRV", srv)]
     for ha in sorted(mine, key=lambda h: h.fqdn):
         out.extend(home_agent_rrsets(ha))
@@ -96,7 +98,7 @@ def network_rrsets(
 def home_agent_rrsets(ha: HomeAgent) -> list[RRset]:
     """AAAA (and A, if it has IPv4) of one HA; empty sets once the HA is down."""
     up = ha.state is not HAState.DOWN
-    name = absolute(ha.fqdn)
+    name = absolute_name(ha.fqdn)
     out = [RRset(name, "AAAA", (str(ha.address),) if up else ())]
     if ha.ipv4 is not None:
         out.append(RRset(name, "A", (str(ha.ipv4),) if up else ()))
@@ -105,7 +107,7 @@ def home_agent_rrsets(ha: HomeAgent) -> list[RRset]:
 
 def ptr_name(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
     """The reverse-tree owner name of ``address``."""
-    return absolute(address.reverse_pointer)
+    return absolute_name(address.reverse_pointer)
 
 
 def subscriber_rrsets(sub: Subscriber, published: bool) -> list[RRset]:
@@ -116,7 +118,7 @@ def subscriber_rrsets(sub: Subscriber, published: bool) -> list[RRset]:
     every RRset comes back empty so the publisher deletes it.
     """
     show = published and sub.state is SubscriberState.ACTIVE
-    name = absolute(sub.fqdn)
+    name = absolute_name(sub.fqdn)
     out = [RRset(name, "AAAA", tuple(str(a) for a in sub.hoas) if show else ())]
     if sub.hoa4 is not None:
         out.append(RRset(name, "A", (str(sub.hoa4),) if show else ()))
@@ -129,10 +131,10 @@ def subscriber_rrsets(sub: Subscriber, published: bool) -> list[RRset]:
 
 def zone_for(name: str, zones: Iterable[str]) -> str | None:
     """The zone that is the longest suffix of ``name``, or None."""
-    name = absolute(name)
+    name = absolute_name(name)
     best: str | None = None
     for zone in zones:
-        z = absolute(zone)
+        z = absolute_name(zone)
         if (name == z or name.endswith("." + z)) and (best is None or len(z) > len(best)):
             best = z
     return best

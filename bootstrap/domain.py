@@ -161,7 +161,3 @@ class Snapshot:
     def __post_init__(self) -> None:
         if not self.by_domain:
             object.__setattr__(self, "by_domain", {n.domain: n for n in self.networks})
-
-    def agents_of(self, domain: str) -> tuple[HomeAgent, ...]:
-        """All home agents of one network, whatever their state."""
-        return tuple(h for h in self.home_agents if h.network == domain)

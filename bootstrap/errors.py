@@ -54,10 +54,3 @@ class SchemaOutOfDate(BootstrapError):
 
     exit_code = 2
     http_status = 503
-
-
-class StoreUnavailable(BootstrapError):
-    """The database cannot be reached."""
-
-    exit_code = 1
-    http_status = 503

@@ -17,7 +17,9 @@ from collections.abc import Iterable, Sequence
 
 from .domain import HAState, HomeAgent
 
-DEFAULT_HEARTBEAT_TIMEOUT = dt.timedelta(seconds=90)
+DEFAULT_HEARTBEAT_SECONDS = 90.0
+"""The one default of ``[store] heartbeat_timeout``: nine beats of the bridge's 10 s interval."""
+DEFAULT_HEARTBEAT_TIMEOUT = dt.timedelta(seconds=DEFAULT_HEARTBEAT_SECONDS)
 
 
 def is_live(ha: HomeAgent, now: dt.datetime, timeout: dt.timedelta) -> bool:
@@ -81,3 +83,43 @@ def best(
         if ha.spare > 0:
             return ha
     return None
+
+
+def best_many(
+    agents: Sequence[HomeAgent],
+    n: int,
+    now: dt.datetime,
+    timeout: dt.timedelta,
+    rng: random.Random,
+) -> list[HomeAgent | None]:
+    """What ``n`` successive :func:`best` calls give when each choice takes one slot.
+
+    The same rule (lowest priority group with spare capacity, then a draw
+    weighted by :func:`selection_weight`, which shrinks as the HA fills), in
+    O(n x number of HAs) plain arithmetic for bulk import; ``None`` once no
+    live HA has a free slot.  The returned objects are the input agents
+    (their ``assigned`` is the caller's to update).
+    """
+    live = [h for h in live_agents(agents, now, timeout) if h.capacity > 0]
+    spare = [h.spare for h in live]
+    base = [max(h.weight, 0) + 0.01 for h in live]
+    out: list[HomeAgent | None] = []
+    for _ in range(n):
+        open_ = [i for i, s in enumerate(spare) if s > 0]
+        if not open_:
+            out.append(None)
+            continue
+        prio = min(live[i].priority for i in open_)
+        group = [i for i in open_ if live[i].priority == prio]
+        weights = [base[i] * spare[i] / live[i].capacity for i in group]
+        pick = rng.uniform(0, sum(weights))
+        chosen = group[-1]
+        running = 0.0
+        for i, w in zip(group, weights, strict=True):
+            running += w
+            if running >= pick:
+                chosen = i
+                break
+        spare[chosen] -= 1
+        out.append(live[chosen])
+    return out

@@ -6,10 +6,12 @@ Keys are append-only: scripts and API clients rely on them.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import domain
-from .services import audit, dashboard, operators, subscribers
+
+if TYPE_CHECKING:  # types only: the CLI imports this module for every command
+    from .services import audit, dashboard, operators, subscribers
 
 
 def iso(t: dt.datetime | None) -> str | None:
@@ -99,6 +101,25 @@ def enrollment(e: subscribers.Enrollment) -> dict[str, Any]:
     return out
 
 
+def enrollment_flat(e: subscribers.Enrollment) -> dict[str, Any]:
+    """:func:`enrollment` plus the credential's fields at top level (``enroll --json``).
+
+    The CLI printed them flat before the API existed; scripts rely on both.
+    """
+    out = enrollment(e)
+    cred = out["credential"]
+    if cred["type"] == "eap":
+        out["secret"] = cred["secret"]
+    else:
+        out.update({k: cred[k] for k in ("cert", "key", "ca")})
+    return out
+
+
+def ca(pem: str) -> dict[str, Any]:
+    """The store CA's certificate."""
+    return {"ca_cert": pem}
+
+
 def audit_entry(e: audit.AuditEntry) -> dict[str, Any]:
     return {
         "id": e.id,
@@ -123,6 +144,11 @@ def token(t: operators.TokenView) -> dict[str, Any]:
         "created_at": iso(t.created_at),
         "expires_at": iso(t.expires_at),
     }
+
+
+def new_token(t: operators.TokenView, raw: str) -> dict[str, Any]:
+    """A token just created: its shape plus the secret, shown this once."""
+    return {**token(t), "token": raw}
 
 
 def summary(s: dashboard.Summary) -> dict[str, Any]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import dns.exception
 import dns.name
 
+from bootstrap.domain import absolute_name
+
 from .errors import BAD_VALUE, MalformedPacket
 
 
@@ -60,5 +62,4 @@ def is_single_name(data: bytes) -> bool:
 
 def canonical(name: str) -> str:
     """Lower-case, absolute form used to compare names from packets and the store."""
-    name = name.strip().lower()
-    return name if name.endswith(".") else name + "."
+    return absolute_name(name)

@@ -176,6 +176,14 @@ def desired_rrsets(
     return out, lost
 
 
+def moved(last: Mapping[Key, tuple[str, ...]], rrsets: Iterable[RRset]) -> list[RRset]:
+    """The RRsets whose content differs from ``last`` (never seen counts as moved).
+
+    The liveness task enqueues exactly these after each look at the HAs.
+    """
+    return [rr for rr in rrsets if last.get((rr.name, rr.rdtype)) != rr.rdatas]
+
+
 def canonical(rdtype: str, rdatas: Iterable[str]) -> frozenset[bytes]:
     """Compare rdatas by wire form, so text spelling differences do not count."""
     out = set()

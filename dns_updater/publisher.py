@@ -1,5 +1,8 @@
-"""Draining the DNS outbox into the server: claim, batch, send, mark.
+"""Draining the DNS outbox into the server: claim, execute the send plan, mark.
 
+The publisher decides nothing itself: :mod:`.sendplan` says what to send,
+split, look up, adopt, retry (and until when) or close; this module carries
+those actions out over the network and in the store, and supplies the clock.
 One :class:`Publisher` per process; several may share one PostgreSQL store
 (claims keep them from sending the same row).  Store calls run on one worker
 thread of the publisher; the sends of one claim run concurrently, bounded by
@@ -25,9 +28,9 @@ from typing import TypeVar
 
 from prometheus_client import Counter
 
+from bootstrap.context import Store
 from bootstrap.dnsrecords import OutboxRow
 from bootstrap.services import dnsoutbox
-from bootstrap.store.engine import Store
 
 from . import sendplan
 from .errors import Failure, UpdateFailure

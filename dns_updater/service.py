@@ -15,11 +15,11 @@ import asyncio
 import datetime as dt
 import logging
 
-from bootstrap.context import ServiceContext
-from bootstrap.dnsrecords import RRset, network_rrsets
+from bootstrap.context import ServiceContext, Store
+from bootstrap.dnsrecords import network_rrsets
 from bootstrap.services import dnsoutbox, snapshot
-from bootstrap.store.engine import Store
 
+from . import plan
 from .publisher import Publisher, publisher_id
 from .settings import DnsSettings, from_settings
 from .transport import UpdateClient
@@ -51,13 +51,10 @@ class Liveness:
         for net in snap.networks:
             if not net.zones:
                 continue
-            rrsets = network_rrsets(net, snap.home_agents, now, self.heartbeat_timeout)
-            changed: list[RRset] = []
-            for rr in rrsets:
-                key = (rr.name, rr.rdtype)
-                if self.last.get(key) != rr.rdatas:
-                    changed.append(rr)
-                    self.last[key] = rr.rdatas
+            changed = plan.moved(
+                self.last, network_rrsets(net, snap.home_agents, now, self.heartbeat_timeout)
+            )
+            self.last.update({(rr.name, rr.rdtype): rr.rdatas for rr in changed})
             if changed:
                 n += dnsoutbox.enqueue_now(self.store, changed, net.zones, "liveness")
         return n

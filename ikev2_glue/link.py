@@ -1,6 +1,6 @@
 """The thin, blocking VICI transport: one command session and one event pump.
 
-Lessons of the strongSwan lab (REPORT.md §6, §11) applied here:
+What charon 5.9.8 does that shapes this module (measured, see the README):
 
 * commands and ``listen()`` need separate sessions;
 * a dead charon shows up as ``OSError`` (``BrokenPipeError``,
@@ -103,7 +103,7 @@ class CharonLink:
             self.s.unload_conn({"name": name})
 
     def load(self, lo: plan.Loadout) -> None:
-        """Pools first, then the secret, then the connection(s) (REPORT.md §3)."""
+        """Pools first, then the secret, then the connection(s) that name them."""
         for name, pool in lo.pools.items():
             self.s.load_pool({name: pool})
         if lo.shared is not None:
@@ -112,7 +112,9 @@ class CharonLink:
             self.s.load_conn({name: conn})
 
     def remove(self, removal: plan.Removal, terminate: bool = True) -> list[str]:
-        """Revocation order of REPORT.md §7; returns pools still leased (retry later).
+        """Revoke: unload-conn, unload-shared, terminate, unload-pool; returns pools still
+        leased (retry later).  ``unload-conn`` alone leaves live SAs up, and a pool with
+        an online lease cannot be unloaded, hence this order.
 
         ``terminate=False`` (a draining HA) leaves live SAs to be redirected.
         """
@@ -151,7 +153,8 @@ class CharonLink:
         return True
 
     def redirect(self, ike_id: str, gateway: str) -> bool:
-        """Ask the MN to move to ``gateway`` (RFC 5685); success says nothing (REPORT.md §10)."""
+        """Ask the MN to move to ``gateway`` (RFC 5685); success says nothing: charon
+        answers ``success`` even for an MN that did not announce redirect support."""
         try:
             self.s.redirect({"ike-id": ike_id, "gateway": gateway})
         except CommandException:

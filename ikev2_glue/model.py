@@ -7,7 +7,7 @@ Anything unexpected (a missing field, a non-dict, an unknown event) yields
 nothing rather than an exception, because charon is a peer and the bridge
 must never crash on what it sends.
 
-Rules taken from the strongSwan lab (REPORT.md §5):
+Rules observed with charon 5.9.8:
 
 * ``ike-updown`` means *up* only when the message carries ``"up": "yes"``;
   a down event may even say ``state: ESTABLISHED`` (INITIAL_CONTACT
@@ -19,7 +19,9 @@ Rules taken from the strongSwan lab (REPORT.md §5):
   level; the nested SA still has the old one.  Updates of SAs that are not
   yet ESTABLISHED (the NAT-T float during setup) are ignored.
 * With EAP, the authenticated identity is ``remote-eap-id`` when present
-  (the IKE IDi is not bound to it, REPORT-radius.md §8.1).
+  (charon does not bind the IKE IDi to it: an MN with IDi ``mallory@`` and
+  EAP identity ``alice@`` gets alice's HoA, so the EAP identity is the one
+  that counts).
 """
 
 from __future__ import annotations

@@ -1,16 +1,19 @@
 """What charon should hold for this HA: pure VICI dicts and the diff to get there.
 
-Per-subscriber mode (REPORT.md §3): one single-address pool per HoA, one
-EAP secret (EAP subscribers) and one connection whose remote identity is
-the subscriber's, so charon hands each identity exactly its stored HoA.
-Radius mode (REPORT-radius.md §7): one generic connection with
-``pools = radius``; FreeRADIUS puts the HoA into the Access-Accept.
+Per-subscriber mode: one single-address pool per HoA, one EAP secret (EAP
+subscribers) and one connection whose remote identity is the subscriber's,
+so charon hands each identity exactly its stored HoA (a shared range pool
+would hand out addresses in request order).  Radius mode: one generic
+connection with ``pools = radius``; FreeRADIUS puts the HoA into the
+Access-Accept.  Proposals, traffic selectors and identities come from
+:mod:`.profile`, the same values the MN bundle is written from.
 
 The bridge remembers a fingerprint of what it loaded per subscriber;
 :func:`plan_sync` compares that with the desired loadouts and returns only
 the changes, so syncing twice changes nothing.  Names are derived from the
 subscriber's store id (``sub-<id>``, ``hoa-<id>``, ``hoa4-<id>``,
-``eap-<id>``): short names keep VICI messages small at scale (§11.14).
+``eap-<id>``): short names keep VICI messages small at scale (a 10,000
+subscriber push is 30,000 VICI messages).
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-IKE_PROPOSALS = ("aes128-sha256-x25519", "aes256-sha384-ecp384", "default")
-ESP_PROPOSALS = ("aes128gcm16-x25519", "aes128-sha256", "default")
-CHILD = "mip6"
+from bootstrap.domain import AuthMethod
+
+from . import profile
+
 RADIUS_CONN = "mip6-radius"
 CONN_PREFIX = "sub-"
 FQDN_CONN_PREFIX = "subf-"
@@ -38,13 +42,13 @@ class HaSide:
     cert_pem: str
     ca_pem: str
     ike_id: str = ""
-    """IKE identity (IDr): the network's domain, shared by its HAs so a redirected MN
-    accepts the new HA; the HA certificate names it besides the HA's FQDN."""
+    """IKE identity (IDr), :func:`.profile.ha_identity`: the network's domain, shared
+    by its HAs so a redirected MN accepts the new HA."""
     dual_stack: bool = True
+    """Also tunnel IPv4 (local_ts 0.0.0.0/0) for subscribers with an IPv4 HoA."""
     fqdn_ids: bool = False
     """Also accept the subscriber's FQDN as IDi (RFC 5026 ID_FQDN): a second
     connection per subscriber, which doubles the connections charon scans."""
-    """Also tunnel IPv4 (local_ts 0.0.0.0/0) for subscribers with an IPv4 HoA."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +58,8 @@ class SubscriberCreds:
     id: int
     identity: str
     fqdn: str
-    auth: str
-    """``eap`` (EAP-MSCHAPv2 secret) or ``cert`` (certificate from the store's CA)."""
+    auth: AuthMethod
+    """EAP-MSCHAPv2 secret or certificate from the store's CA."""
     active: bool
     hoa6: str | None
     hoa4: str | None = None
@@ -88,22 +92,37 @@ def secret_id(sub_id: int) -> str:
 
 
 def local_ts(with_v4: bool) -> list[str]:
-    """The MN tunnels everything to its HA (REPORT.md §8)."""
-    return ["::/0", "0.0.0.0/0"] if with_v4 else ["::/0"]
+    """The MN tunnels everything to its HA (:func:`.profile.tunnelled`)."""
+    return list(profile.tunnelled(with_v4))
 
 
 def _local_auth(ha: HaSide) -> dict[str, Any]:
-    return {"auth": "pubkey", "id": ha.ike_id or ha.fqdn, "certs": [ha.cert_pem]}
+    ike_id = profile.ha_identity(ha.ike_id, ha.fqdn)
+    return {"auth": "pubkey", "id": ike_id, "certs": [ha.cert_pem]}
 
 
-def _child(with_v4: bool) -> dict[str, Any]:
+def _child(p: profile.IkeProfile, with_v4: bool) -> dict[str, Any]:
     return {
-        CHILD: {
+        p.ha_child: {
             "local_ts": local_ts(with_v4),
             "remote_ts": ["dynamic"],
-            "esp_proposals": list(ESP_PROPOSALS),
-            "mode": "tunnel",
+            "esp_proposals": list(p.esp_proposals),
+            "mode": p.mode,
         }
+    }
+
+
+def _conn_common(p: profile.IkeProfile, ha: HaSide, with_v4: bool) -> dict[str, Any]:
+    """What every HA connection shares with the MN's side of the profile."""
+    return {
+        "version": str(p.version),
+        "local_addrs": [ha.address],
+        "proposals": list(p.ike_proposals),
+        "send_certreq": profile.yes_no(p.send_certreq),
+        "send_cert": p.send_cert,
+        "mobike": profile.yes_no(p.mobike),
+        "local-1": _local_auth(ha),
+        "children": _child(p, with_v4),
     }
 
 
@@ -138,36 +157,24 @@ def subscriber_loadout(ha: HaSide, sub: SubscriberCreds) -> Loadout | None:
     if with_v4:
         pools[v4_pool] = {"addrs": f"{sub.hoa4}/32"}
     shared: dict[str, Any] | None = None
-    if sub.auth == "eap":
+    remote = {"auth": profile.ha_remote_auth(sub.auth), "id": sub.identity}
+    if sub.auth is AuthMethod.EAP:
         if not sub.eap_secret:
             return None
-        remote = {"auth": "eap-mschapv2", "id": sub.identity}
         shared = {
             "id": secret_id(sub.id),
             "type": "EAP",
             "data": sub.eap_secret,
             "owners": [sub.identity],
         }
-    elif sub.auth == "cert":
-        remote = {"auth": "pubkey", "id": sub.identity}
-    else:
-        return None
     body = {
-        "version": "2",
-        "local_addrs": [ha.address],
-        "proposals": list(IKE_PROPOSALS),
+        **_conn_common(profile.current(), ha, with_v4),
         "pools": list(pools),
         "unique": "replace",
-        "send_certreq": "no",
-        "send_cert": "always",
-        "mobike": "yes",
-        "local-1": _local_auth(ha),
         "remote-1": remote,
-        "children": _child(with_v4),
     }
     conn = {conn_name(sub.id): body}
     if ha.fqdn_ids:
-        # same pools, secret and auth; IDi = the FQDN. EAP still runs for the NAI.
         # same pools and auth; IDi (and, without an EAP-Identity round, the EAP
         # identity that MSCHAPv2 hashes) = the FQDN, so the secret is owned by both
         conn[fqdn_conn_name(sub.id)] = {**body, "remote-1": {**remote, "id": sub.fqdn}}
@@ -177,19 +184,17 @@ def subscriber_loadout(ha: HaSide, sub: SubscriberCreds) -> Loadout | None:
 
 
 def radius_conn(ha: HaSide) -> dict[str, Any]:
-    """The one generic connection of radius mode (REPORT-radius.md §7)."""
+    """The one generic connection of radius mode: any IDi, FreeRADIUS decides.
+
+    ``eap_id = %any`` makes charon ask for the EAP identity (EAP-Identity
+    round), which is what FreeRADIUS looks up; ``pools = radius`` takes the
+    HoA from the Access-Accept's Framed-IPv6-Address / Framed-IP-Address.
+    """
     return {
         RADIUS_CONN: {
-            "version": "2",
-            "local_addrs": [ha.address],
-            "proposals": list(IKE_PROPOSALS),
+            **_conn_common(profile.current(), ha, ha.dual_stack),
             "pools": ["radius"],
-            "send_certreq": "no",
-            "send_cert": "always",
-            "mobike": "yes",
-            "local-1": _local_auth(ha),
             "remote-1": {"auth": "eap-radius", "id": "%any", "eap_id": "%any"},
-            "children": _child(ha.dual_stack),
         }
     }
 
@@ -235,3 +240,39 @@ def plan_sync(loaded: Mapping[int, str], desired: Mapping[int, Loadout]) -> Sync
     )
     remove = tuple(Removal(sid) for sid in sorted(loaded) if sid not in desired)
     return SyncPlan(load, remove)
+
+
+UNKNOWN = "unknown"
+"""Fingerprint of a connection found in charon but not loaded by this bridge: re-pushed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Resync:
+    """What to do with the connections a (re)connected charon already holds."""
+
+    loaded: dict[int, str]
+    """Per-subscriber mode: sub id -> :data:`UNKNOWN` for each subscriber found, so the
+    next :func:`plan_sync` re-pushes the wanted ones and removes the rest."""
+    unload: tuple[str, ...]
+    """Connections to unload now (an FQDN connection no longer wanted, the other mode's)."""
+    remove: tuple[Removal, ...]
+    """Radius mode: subscribers a per-subscriber bridge left behind."""
+
+
+def plan_resync(existing: Iterable[str], radius_mode: bool, fqdn_ids: bool) -> Resync:
+    """Whatever an earlier bridge (or the other mode) left in charon is re-pushed or removed."""
+    names = list(existing)
+    found: dict[int, str] = {}
+    unload: list[str] = []
+    for name in names:
+        sid = sub_id_of_conn(name)
+        if sid is None:
+            continue
+        found[sid] = UNKNOWN
+        if name.startswith(FQDN_CONN_PREFIX) and not fqdn_ids:
+            unload.append(name)
+    if radius_mode:
+        return Resync({}, tuple(unload), tuple(Removal(sid) for sid in sorted(found)))
+    if RADIUS_CONN in names:
+        unload.append(RADIUS_CONN)
+    return Resync(found, tuple(unload), ())

@@ -14,11 +14,23 @@ import traceback
 from typing import Any
 
 import click
-from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ..errors import BootstrapError
 from .common import CliState
 from .root import root
+
+
+def _store_failure(exc: Exception) -> str | None:
+    """The first line of the driver's reason when ``exc`` is a database error, else None.
+
+    Looked up in ``sys.modules`` rather than imported: a command that never
+    opened the store (``--help``) must not pay for importing SQLAlchemy.
+    """
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    if sa_exc is None or not isinstance(exc, sa_exc.OperationalError | sa_exc.DBAPIError):
+        return None
+    orig = getattr(exc, "orig", None)
+    return str(orig).strip().splitlines()[0] if orig else str(exc)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -44,19 +56,20 @@ def main(argv: list[str] | None = None) -> None:
     except BootstrapError as exc:
         click.echo(f"bootstrapctl: {exc}", err=True)
         code = exc.exit_code
-    except (OperationalError, DBAPIError) as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        click.echo(f"bootstrapctl: the store cannot be used: {reason}", err=True)
-        code = 1
     except KeyboardInterrupt:
         click.echo("bootstrapctl: interrupted", err=True)
         code = 130
     except Exception as exc:  # the contract: never a traceback unless asked for
-        if os.environ.get("BOOTSTRAP_DEBUG"):
-            traceback.print_exc()
-        click.echo(
-            f"bootstrapctl: internal error: {exc!r} (BOOTSTRAP_DEBUG=1 shows details)", err=True
-        )
+        reason = _store_failure(exc)
+        if reason is not None:
+            click.echo(f"bootstrapctl: the store cannot be used: {reason}", err=True)
+        else:
+            if os.environ.get("BOOTSTRAP_DEBUG"):
+                traceback.print_exc()
+            click.echo(
+                f"bootstrapctl: internal error: {exc!r} (BOOTSTRAP_DEBUG=1 shows details)",
+                err=True,
+            )
         code = 1
     finally:
         obj = ctx_state.get("obj")

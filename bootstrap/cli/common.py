@@ -16,14 +16,16 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from .. import config as config_mod
-from .. import migrate
 from ..config import Settings
-from ..store.engine import Store
+
+if TYPE_CHECKING:
+    from ..store.engine import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -49,6 +51,9 @@ class CliState:
 
     def store(self, check_schema: bool = True) -> Store:
         """The store; by default refuses an out-of-date schema with the fixing command."""
+        from .. import migrate  # SQLAlchemy: only for commands that open the store
+        from ..store.engine import Store
+
         if self._store is None:
             self._store = Store(self.settings.database.url, echo=self.settings.database.echo)
         if check_schema:
@@ -60,15 +65,30 @@ class CliState:
             self._store.dispose()
 
 
-class LazyGroup(click.Group):
-    """A group whose extra commands are imported only when used (or listed in --help).
+@dataclass(frozen=True, slots=True)
+class LazyCommand:
+    """Where a command lives (``"module:attribute"``) and its one-line help for ``--help``.
 
-    ``lazy`` maps a command name to ``"module:attribute"``.  Importing every
-    face's CLI module up front would cost every ``bootstrapctl`` call a few
+    The help line is kept here so that listing the commands imports none of
+    them; a unit test checks it matches the command's own.
+    """
+
+    target: str
+    short_help: str
+
+
+class LazyGroup(click.Group):
+    """A group whose extra commands are imported only when used.
+
+    ``lazy`` maps a command name to a :class:`LazyCommand`.  Importing every
+    face's CLI module (and through it SQLAlchemy, cryptography, aiohttp) up
+    front would cost every ``bootstrapctl`` call, ``--help`` included, a few
     hundred milliseconds.
     """
 
-    def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, lazy: dict[str, LazyCommand] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.lazy = dict(lazy or {})
 
@@ -79,11 +99,27 @@ class LazyGroup(click.Group):
         import importlib.util
 
         out = []
-        for name, target in self.lazy.items():
-            module = target.partition(":")[0]
+        for name, entry in self.lazy.items():
+            module = entry.target.partition(":")[0]
             if importlib.util.find_spec(module) is not None:
                 out.append(name)
         return out
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Like click's, but the lazy commands' lines come from :class:`LazyCommand`."""
+        rows: list[tuple[str, str]] = []
+        width = formatter.width - 6 - max((len(n) for n in self.list_commands(ctx)), default=0)
+        for name in self.list_commands(ctx):
+            cmd = super().get_command(ctx, name)
+            if cmd is not None:
+                if not cmd.hidden:
+                    rows.append((name, cmd.get_short_help_str(width)))
+            elif name in self.lazy:
+                stand_in = click.Command(name, help=self.lazy[name].short_help)
+                rows.append((name, stand_in.get_short_help_str(width)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         cmd = super().get_command(ctx, cmd_name)
@@ -91,7 +127,7 @@ class LazyGroup(click.Group):
             return cmd
         import importlib
 
-        module, _, attr = self.lazy[cmd_name].partition(":")
+        module, _, attr = self.lazy[cmd_name].target.partition(":")
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:
@@ -100,6 +136,28 @@ class LazyGroup(click.Group):
             raise
         found = getattr(mod, attr, None)
         return found if isinstance(found, click.Command) else None
+
+
+def lazy_module(name: str) -> ModuleType:
+    """``name`` imported on first attribute access (:class:`importlib.util.LazyLoader`).
+
+    For the service modules the CLI commands call: a command body runs only
+    the modules it uses, so ``bootstrapctl --help`` imports no SQLAlchemy and
+    ``show`` no cryptography.
+    """
+    import importlib.util
+
+    found = sys.modules.get(name)
+    if found is not None:
+        return found
+    spec = importlib.util.find_spec(name)
+    assert spec is not None and spec.loader is not None, name
+    loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    loader.exec_module(module)
+    return module
 
 
 def state() -> CliState:

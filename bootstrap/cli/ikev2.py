@@ -1,14 +1,28 @@
-"""``bootstrapctl export`` (the MN's swanctl bundle) and ``bootstrapctl radius config``."""
+"""``bootstrapctl export`` (the MN's swanctl bundle) and ``bootstrapctl radius config``.
+
+The strongSwan face writes both (``ikev2_glue.mn_bundle``,
+``ikev2_glue.radius_config``); it is imported inside the commands only, so
+loading the CLI never imports the face.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from functools import partial
 from pathlib import Path
 
 import click
 
+from ..config import ViciConfig
 from ..errors import ValidationError
-from ..services import bundle, radius
+from ..services import bundle
+from ..services.actor import Actor
 from .common import emit_json, json_option, state
+
+ASSIGN_CHOICES: tuple[str, ...] = next(
+    f.metadata["choices"] for f in dataclasses.fields(ViciConfig) if f.name == "assign"
+)
+"""What ``[vici] assign`` may say (the config's own list)."""
 
 
 @click.command("export")
@@ -30,7 +44,7 @@ from .common import emit_json, json_option, state
 )
 @click.option(
     "--assign",
-    type=click.Choice(list(bundle.MODES)),
+    type=click.Choice(list(ASSIGN_CHOICES)),
     default=None,
     help="The HA's assignment mode (default: [vici] assign); decides pubkey vs EAP-TLS"
     " for certificate subscribers.",
@@ -43,17 +57,39 @@ from .common import emit_json, json_option, state
     help="IKE identity of the MN: its RFC 822 identity or its FQDN"
     " (RFC 5026 ID_FQDN; per-subscriber HAs need [vici] fqdn_identities).",
 )
+@click.option(
+    "--again",
+    is_flag=True,
+    help="Re-issue a bundle that was handed out before (audited as such); without it a"
+    " second export is refused, like a second web download.",
+)
 @json_option
 def export_cmd(
-    identity: str, fmt: str, out: Path, assign: str | None, ike_id: str, as_json: bool
+    identity: str,
+    fmt: str,
+    out: Path,
+    assign: str | None,
+    ike_id: str,
+    again: bool,
+    as_json: bool,
 ) -> None:
-    """Write IDENTITY's strongSwan MN config (load: SWANCTL_DIR=OUT swanctl --load-all)."""
+    """Write IDENTITY's strongSwan MN config (load: SWANCTL_DIR=OUT swanctl --load-all).
+
+    The bundle holds the subscriber's secret, so it is handed out once
+    (audited as subscriber.bundle), whether by this command or the web UI.
+    """
+    from ikev2_glue import mn_bundle
+    from ikev2_glue.settings import AssignMode, assign_mode
+
     if fmt != "swanctl":
         raise ValidationError(f"format {fmt!r} is not supported")
     st = state()
-    inp = bundle.mn_bundle_input(st.store(), st.settings, identity, assign, ike_id == "fqdn")
-    written = bundle.write_bundle(out, bundle.mn_bundle(inp))
+    mode = AssignMode(assign) if assign else assign_mode(st.settings)
+    render = partial(mn_bundle.render, assign=mode, fqdn_id=ike_id == "fqdn")
+    issued = bundle.issue_once(st.store(), st.settings, Actor.cli(), identity, render, again)
+    written = bundle.write_bundle(out, issued.files)
     files = sorted(str(p.relative_to(out)) for p in written)
+    inp = issued.input
     if as_json:
         emit_json(
             {
@@ -62,7 +98,8 @@ def export_cmd(
                 "files": files,
                 "home_agent": inp.ha_fqdn,
                 "address": inp.ha_address,
-                "mode": inp.mode,
+                "mode": mode.value,
+                "again": issued.again,
             }
         )
     else:
@@ -86,10 +123,12 @@ def radius_group() -> None:
     help="Directory for raddb/, run/, log/ and strongswan.d/eap-radius.conf.",
 )
 @json_option
-def radius_config(out: Path, as_json: bool) -> None:
+def radius_config_cmd(out: Path, as_json: bool) -> None:
     """Write a FreeRADIUS directory for this HA ([vici] home_agent) and charon's include."""
+    from ikev2_glue import radius_config
+
     st = state()
-    written = radius.write_config(st.store(), st.settings, out)
+    written = radius_config.write_config(st.store(), st.settings, out)
     files = sorted(str(p.relative_to(out)) for p in written)
     if as_json:
         emit_json(

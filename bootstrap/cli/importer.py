@@ -109,7 +109,7 @@ def import_cmd(csv_file: Path, secrets_out: Path | None, batch_size: int, as_jso
             bar_cm: Any = click.progressbar(length=total, label="enrolling", file=sys.stderr)
             with bar_cm as bar:
                 result = bulk.import_rows(
-                    store, st.settings, Actor.cli(), rows, batch_size, bar.update, sink
+                    store, st.settings, Actor.cli(), rows, batch_size, bar.update, sink=sink
                 )
         else:
             result = bulk.import_rows(

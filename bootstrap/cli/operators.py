@@ -3,35 +3,16 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 import click
 
+from .. import serialize
 from ..errors import ValidationError
 from ..services import operators
 from ..services.actor import Actor
 from .common import emit_json, json_option, state, stderr, table
 
 ROLE = click.Choice(list(operators.ROLES))
-
-
-def operator_json(o: operators.OperatorView) -> dict[str, Any]:
-    return {
-        "name": o.name,
-        "role": o.role,
-        "disabled": o.disabled,
-        "created_at": o.created_at.isoformat() if o.created_at else None,
-    }
-
-
-def token_json(t: operators.TokenView) -> dict[str, Any]:
-    return {
-        "name": t.name,
-        "role": t.role,
-        "revoked": t.revoked,
-        "created_at": t.created_at.isoformat() if t.created_at else None,
-        "expires_at": t.expires_at.isoformat() if t.expires_at else None,
-    }
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -60,7 +41,7 @@ def operator_add(name: str, role: str, password_stdin: bool, as_json: bool) -> N
     password = _read_password(password_stdin)
     o = operators.add(state().store(), Actor.cli(), name, role, password)
     if as_json:
-        emit_json(operator_json(o))
+        emit_json(serialize.operator(o))
     else:
         click.echo(f"operator {o.name} added with role {o.role}")
 
@@ -71,7 +52,7 @@ def operator_list(as_json: bool) -> None:
     """List operator accounts."""
     items = operators.list_all(state().store())
     if as_json:
-        emit_json([operator_json(o) for o in items])
+        emit_json([serialize.operator(o) for o in items])
         return
     table(
         [(o.name, o.role, "disabled" if o.disabled else "enabled") for o in items],
@@ -98,7 +79,7 @@ def operator_set(
     password = _read_password(password_stdin) if (new_password or password_stdin) else None
     o = operators.update(state().store(), Actor.cli(), name, role, disabled, password)
     if as_json:
-        emit_json(operator_json(o))
+        emit_json(serialize.operator(o))
     else:
         click.echo(f"operator {o.name} updated")
 
@@ -117,9 +98,7 @@ def token_create(name: str, role: str, days: float | None, as_json: bool) -> Non
     """Create an API token and print it once (only its hash is stored)."""
     t, raw = operators.create_token(state().store(), Actor.cli(), name, role, days)
     if as_json:
-        out = token_json(t)
-        out["token"] = raw
-        emit_json(out)
+        emit_json(serialize.new_token(t, raw))
         return
     click.echo(raw)
     stderr(f"token {t.name} ({t.role}) created; it is shown only now.")
@@ -131,7 +110,7 @@ def token_list(as_json: bool) -> None:
     """List API tokens (never their values)."""
     items = operators.list_tokens(state().store())
     if as_json:
-        emit_json([token_json(t) for t in items])
+        emit_json([serialize.token(t) for t in items])
         return
     table(
         [
@@ -154,7 +133,7 @@ def token_revoke(name: str, as_json: bool) -> None:
     """Revoke an API token."""
     t = operators.revoke_token(state().store(), Actor.cli(), name)
     if as_json:
-        emit_json(token_json(t))
+        emit_json(serialize.token(t))
     else:
         click.echo(f"token {t.name} revoked")
 

@@ -3,22 +3,58 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from .. import domain, migrate, serialize
-from ..services import audit, credentials, home_agents, networks, subscribers
+from .. import domain
 from ..services.actor import Actor
-from .common import CliState, LazyGroup, emit_json, json_option, kv, state, stderr, table
+from .common import (
+    CliState,
+    LazyCommand,
+    LazyGroup,
+    emit_json,
+    json_option,
+    kv,
+    lazy_module,
+    state,
+    stderr,
+    table,
+)
 from .importer import import_cmd
 
+if TYPE_CHECKING:
+    from .. import migrate, serialize
+    from ..services import audit, credentials, home_agents, networks, subscribers
+else:  # loaded when a command first uses them (start-up time: see LazyGroup)
+    migrate = lazy_module("bootstrap.migrate")
+    serialize = lazy_module("bootstrap.serialize")
+    audit = lazy_module("bootstrap.services.audit")
+    credentials = lazy_module("bootstrap.services.credentials")
+    home_agents = lazy_module("bootstrap.services.home_agents")
+    networks = lazy_module("bootstrap.services.networks")
+    subscribers = lazy_module("bootstrap.services.subscribers")
+
 LAZY = {
-    "dns": "bootstrap.cli.dns:group",
-    "export": "bootstrap.cli.ikev2:export_cmd",
-    "radius": "bootstrap.cli.ikev2:radius_group",
-    "operator": "bootstrap.cli.operators:operator_group",
-    "token": "bootstrap.cli.operators:token_group",
+    "dns": LazyCommand(
+        "bootstrap.cli.dns:group",
+        "The DNS publisher: outbox status, flush, reconciliation with the zones.",
+    ),
+    "export": LazyCommand(
+        "bootstrap.cli.ikev2:export_cmd",
+        "Write IDENTITY's strongSwan MN config (load: SWANCTL_DIR=OUT swanctl --load-all).",
+    ),
+    "radius": LazyCommand(
+        "bootstrap.cli.ikev2:radius_group",
+        'FreeRADIUS for radius mode ([vici] assign = "radius").',
+    ),
+    "operator": LazyCommand(
+        "bootstrap.cli.operators:operator_group", "Operator accounts of the web UI."
+    ),
+    "token": LazyCommand(
+        "bootstrap.cli.operators:token_group",
+        "API tokens for scripts (sent as 'Authorization: Bearer TOKEN').",
+    ),
 }
 """Commands of the faces, imported on first use."""
 
@@ -267,7 +303,7 @@ def ca_init(common_name: str, as_json: bool) -> None:
     st = state()
     pem = credentials.ca_init(st.store(), st.settings, common_name, Actor.cli())
     if as_json:
-        emit_json({"ca_cert": pem})
+        emit_json(serialize.ca(pem))
     else:
         click.echo(pem, nl=False)
 
@@ -282,23 +318,12 @@ def ca_show(as_json: bool) -> None:
 
         raise NotFound("the store has no CA yet; run 'bootstrapctl ca init' first")
     if as_json:
-        emit_json({"ca_cert": pem})
+        emit_json(serialize.ca(pem))
     else:
         click.echo(pem, nl=False)
 
 
 # ---------------------------------------------------------------- subscribers
-
-
-def _enrollment_json(e: subscribers.Enrollment) -> dict[str, Any]:
-    """The shared enrollment shape plus the credential at top level (the CLI contract)."""
-    out = serialize.enrollment(e)
-    cred = out["credential"]
-    if cred["type"] == "eap":
-        out["secret"] = cred["secret"]
-    else:
-        out.update({k: cred[k] for k in ("cert", "key", "ca")})
-    return out
 
 
 @root.command()
@@ -324,7 +349,7 @@ def enroll(
         st.store(), st.settings, Actor.cli(), identity, network_name, fqdn, auth, ipv4
     )
     if as_json:
-        emit_json(_enrollment_json(e))
+        emit_json(serialize.enrollment_flat(e))
         return
     s = e.subscriber
     pairs: list[tuple[str, Any]] = [
@@ -432,12 +457,14 @@ def list_cmd(
         table(rows, ["IDENTITY", "FQDN", "STATE", "HA", "HOA", "HOA4"])
 
 
-def _state_cmd(name: str, fn: Any, help_text: str) -> click.Command:
+def _state_cmd(name: str, help_text: str) -> click.Command:
+    """``suspend`` / ``resume`` / ``revoke``: the service function of the same name."""
+
     @click.argument("identity")
     @json_option
     def cmd(identity: str, as_json: bool) -> None:
         st = state()
-        sub = fn(st.store(), st.settings, Actor.cli(), identity)
+        sub = getattr(subscribers, name)(st.store(), st.settings, Actor.cli(), identity)
         if as_json:
             emit_json(serialize.subscriber(sub))
         else:
@@ -447,13 +474,9 @@ def _state_cmd(name: str, fn: Any, help_text: str) -> click.Command:
     return click.command(name)(cmd)
 
 
-root.add_command(
-    _state_cmd("suspend", subscribers.suspend, "Suspend a subscriber (keeps its HoA).")
-)
-root.add_command(_state_cmd("resume", subscribers.resume, "Resume a suspended subscriber."))
-root.add_command(
-    _state_cmd("revoke", subscribers.revoke, "Revoke a subscriber for good (HoA quarantined).")
-)
+root.add_command(_state_cmd("suspend", "Suspend a subscriber (keeps its HoA)."))
+root.add_command(_state_cmd("resume", "Resume a suspended subscriber."))
+root.add_command(_state_cmd("revoke", "Revoke a subscriber for good (HoA quarantined)."))
 root.add_command(import_cmd)
 
 

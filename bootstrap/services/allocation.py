@@ -28,7 +28,6 @@ import random
 import secrets
 
 from sqlalchemy import delete, insert, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ..errors import Exhausted
@@ -64,6 +63,8 @@ def draw_v6(prefix: ipaddress.IPv6Network, rng: random.Random = _rng) -> ipaddre
 
 def _insert_ignoring_conflict(session: Session, values: dict[str, object]) -> bool:
     """Insert a home-address row; False if the address is taken."""
+    from sqlalchemy.dialects import postgresql, sqlite  # here: a SQLite store never loads PG
+
     dialect = session.get_bind().dialect.name
     mod = postgresql if dialect == "postgresql" else sqlite
     stmt = mod.insert(HomeAddress).values(**values).on_conflict_do_nothing()

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from ..store.engine import Store
@@ -30,6 +30,25 @@ def record(session: Session, actor: Actor, action: str, target: str, **detail: A
     session.add(
         AuditLog(actor=actor.name, source=actor.source, action=action, target=target, detail=detail)
     )
+
+
+def values(
+    actor: Actor, action: str, target: str, at: dt.datetime, **detail: Any
+) -> dict[str, Any]:
+    """The column values of one entry, for writers that insert many at once (bulk import)."""
+    return {
+        "at": at,
+        "actor": actor.name,
+        "source": actor.source,
+        "action": action,
+        "target": target,
+        "detail": detail,
+    }
+
+
+def table() -> Table:
+    """The audit table, for ``insert(table())`` with a list of :func:`values`."""
+    return AuditLog.__table__  # type: ignore[return-value]
 
 
 def recent(

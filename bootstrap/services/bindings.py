@@ -27,6 +27,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from .. import domain
+from ..domain import dns_name
 from ..errors import NotFound
 from ..store.engine import Store
 from ..store.models import Binding, HomeAgent, Network, Subscriber, utcnow
@@ -75,7 +76,7 @@ def _subscriber(session: Session, ident: str) -> Subscriber | None:
     if ident.startswith("@"):  # strongSwan's way of forcing ID_FQDN
         ident = ident[1:]
     q = select(Subscriber).where(
-        or_(Subscriber.identity == ident, Subscriber.fqdn == ident.rstrip(".").lower())
+        or_(Subscriber.identity == ident, Subscriber.fqdn == dns_name(ident))
     )
     return session.scalars(q).first()
 

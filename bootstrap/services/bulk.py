@@ -1,18 +1,21 @@
 """Bulk enrollment from CSV rows: batched, re-runnable, never all-or-nothing.
 
-Rows are enrolled in batches of ``batch_size``, one transaction per batch
-with a savepoint per row, so a bad row is rejected with its reason and the
-rest of the batch still commits.  An identity that is already enrolled is
-counted as ``existing`` rather than rejected, which makes an interrupted
-import safe to run again.  Secrets of new EAP subscribers are returned to the
-caller and stored only encrypted.
+Rows are enrolled in batches of ``batch_size``, one transaction per batch,
+with set-based SQL (:mod:`.batch_enroll`): a few statements per batch
+whatever its size, so 100,000 subscribers take seconds, not minutes.  A bad
+row is rejected with its line and reason and the rest of the batch still
+commits.  An identity that is already enrolled is counted as ``existing``
+rather than rejected, which makes an interrupted import (even a kill -9:
+each batch is a transaction) safe to run again: the rerun completes it.
+Secrets of new EAP subscribers are handed to ``on_batch`` right after their
+batch commits and stored only encrypted.
 
-Crash safety of that hand-over: with a ``sink``, each batch's new secrets are
-written (and fsync'd, by the sink) *before* the batch commits, and the batch
-records in the audit log where they went (``import.secrets``).  A kill -9 at
-any point therefore never leaves a committed subscriber whose secret is in no
-file, and a rerun can say, for the rows already present, which file holds
-their secrets (:func:`secrets_written`).
+Crash safety of that hand-over: with a ``sink`` (the CLI's ``--secrets-out``
+file), each batch's new secrets are written and fsync'd *before* the batch
+commits, and the batch records in the audit log where they went
+(``import.secrets``).  A kill -9 at any point never leaves a committed
+subscriber whose secret is in no file, and a rerun can say, for the rows
+already present, which file holds their secrets (:func:`secrets_written`).
 """
 
 from __future__ import annotations
@@ -20,29 +23,41 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from ..config import Settings
-from ..errors import BootstrapError, ValidationError
-from ..store.engine import Store
-from ..store.models import AuditLog, Subscriber
-from . import audit, subscribers, validate
+from ..errors import ValidationError
+from . import validate
 from .actor import Actor
 
-BATCH = 500
+if TYPE_CHECKING:
+    from ..config import Settings
+    from ..store.engine import Store
+
+BATCH = 1000
 HEADER = ("identity", "fqdn", "network", "auth")
 
 
 @dataclass(frozen=True, slots=True)
 class Row:
+    """One CSV row: ``identity[,fqdn,network,auth]`` and the line it came from."""
+
     line: int
     identity: str
     fqdn: str | None = None
     network: str | None = None
     auth: str = "eap"
+
+
+@dataclass
+class BatchResult:
+    """What one committed batch did; ``secrets`` are plain and must be handed over once."""
+
+    enrolled: int = 0
+    existing: int = 0
+    existing_identities: list[str] = field(default_factory=list)
+    rejected: list[tuple[int, str, str]] = field(default_factory=list)
+    secrets: list[tuple[str, str]] = field(default_factory=list)
+    certificates: list[tuple[str, str]] = field(default_factory=list)
 
 
 SECRETS_ACTION = "import.secrets"
@@ -66,6 +81,14 @@ class ImportResult:
     rejected: list[tuple[int, str, str]] = field(default_factory=list)
     secrets: list[tuple[str, str]] = field(default_factory=list)
     certificates: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, batch: BatchResult) -> None:
+        self.enrolled += batch.enrolled
+        self.existing += batch.existing
+        self.existing_identities.extend(batch.existing_identities)
+        self.rejected.extend(batch.rejected)
+        self.secrets.extend(batch.secrets)
+        self.certificates.extend(batch.certificates)
 
 
 def parse_csv(lines: Iterable[str]) -> Iterator[Row | tuple[int, str]]:
@@ -94,7 +117,7 @@ def parse_csv(lines: Iterable[str]) -> Iterator[Row | tuple[int, str]]:
             yield (lineno, f"has {len(cells)} columns; expected at most {len(HEADER)}")
             continue
         cells += [""] * (len(HEADER) - len(cells))
-        try:
+        try:  # NUL or a newline in any column: that row is refused, the batch goes on
             for column, cell in zip(HEADER, cells, strict=True):
                 validate.text(cell, column)
         except ValidationError as exc:
@@ -114,69 +137,42 @@ def import_rows(
     rows: Iterable[Row | tuple[int, str]],
     batch_size: int = BATCH,
     progress: Callable[[int], None] | None = None,
+    on_batch: Callable[[BatchResult], None] | None = None,
     sink: SecretsSink | None = None,
 ) -> ImportResult:
-    """Enroll every row; see the module docstring."""
+    """Enroll every row; see the module docstring.
+
+    ``progress`` gets the number of rows each batch handled; ``on_batch`` gets
+    each committed batch's result (its new secrets included) before the next
+    batch starts.
+    """
+    from .batch_enroll import enroll_batch  # SQLAlchemy and cryptography: not for parse_csv
+
     result = ImportResult()
     batch: list[Row] = []
-
-    def enroll_batch(s: Session) -> list[tuple[str, str]]:
-        """Enroll the batch in ``s`` (not committed yet); returns its new secrets."""
-        idents: dict[str, Row] = {}
-        for r in batch:
-            try:
-                ident, _ = validate.identity(r.identity)
-                idents[ident] = r
-            except ValidationError:
-                pass
-        existing = set(
-            s.scalars(select(Subscriber.identity).where(Subscriber.identity.in_(idents)))
-        )
-        new_secrets: list[tuple[str, str]] = []
-        for r in batch:
-            try:
-                ident, _ = validate.identity(r.identity)
-            except ValidationError as exc:
-                result.rejected.append((r.line, r.identity, str(exc)))
-                continue
-            if ident in existing:
-                result.existing += 1
-                result.existing_identities.append(ident)
-                continue
-            try:
-                with s.begin_nested():
-                    e = subscribers.enroll_in(
-                        s, settings, actor, r.identity, r.network, r.fqdn, r.auth
-                    )
-            except BootstrapError as exc:
-                result.rejected.append((r.line, r.identity, str(exc)))
-                continue
-            existing.add(ident)
-            result.enrolled += 1
-            if e.secret is not None:
-                new_secrets.append((ident, e.secret))
-            elif e.cert_path is not None:
-                result.certificates.append((ident, str(e.cert_path)))
-        return new_secrets
 
     def flush() -> None:
         if not batch:
             return
+        from . import audit
+
         wrote = False
         try:
             with store.session() as s:
-                new_secrets = enroll_batch(s)
-                if sink is not None and new_secrets:
-                    where = sink.write(new_secrets)  # durable before the commit below
+                done = enroll_batch(s, settings, actor, batch)
+                if sink is not None and done.secrets:
+                    where = sink.write(done.secrets)  # durable before the commit below
                     wrote = True
                     audit.record(
-                        s, actor, SECRETS_ACTION, where, identities=[i for i, _ in new_secrets]
+                        s, actor, SECRETS_ACTION, where, identities=[i for i, _ in done.secrets]
                     )
         except BaseException:
             if wrote and sink is not None:
                 sink.undo()
             raise
-        result.secrets.extend(new_secrets)
+        result.add(done)
+        if on_batch is not None:
+            on_batch(done)
         if progress is not None:
             progress(len(batch))
         batch.clear()
@@ -189,11 +185,16 @@ def import_rows(
         if len(batch) >= batch_size:
             flush()
     flush()
+    result.rejected.sort()
     return result
 
 
 def secrets_written(store: Store, identities: Iterable[str]) -> dict[str, int]:
     """Where earlier imports wrote the secrets of ``identities``: {path: how many}."""
+    from sqlalchemy import select
+
+    from ..store.models import AuditLog
+
     wanted = set(identities)
     where: dict[str, int] = {}
     if not wanted:
@@ -206,3 +207,9 @@ def secrets_written(store: Store, identities: Iterable[str]) -> dict[str, int]:
                 where[target] = where.get(target, 0) + len(hits)
                 wanted -= hits
     return where
+
+
+__all__ = [
+    "BATCH", "BatchResult", "ImportResult", "Row", "SecretsSink", "import_rows", "parse_csv",
+    "secrets_written",
+]

@@ -1,18 +1,18 @@
-"""Credential bundles: what the mobile node and the home agent's charon need.
+"""Credential bundles, store side: what the MN's bundle and the HA's charon are made of.
 
-* :func:`mn_bundle` turns one subscriber into a swanctl directory
-  (``swanctl.conf``, ``x509/``, ``x509ca/``, ``private/``) as a pure
-  ``{relative path: (bytes, mode)}`` mapping; :func:`write_bundle` puts it
-  on disk (``bootstrapctl export``), the web UI can serve the same mapping.
-  ``SWANCTL_DIR=DIR swanctl --load-all`` loads it as is; the MN then
-  connects to its HA's address and asks for its HoA (``vips = ::``, and
-  ``0.0.0.0`` too for a dual-stack subscriber: our choice is to hand the
-  IPv4 HoA out as INTERNAL_IP4_ADDRESS in IKEv2 rather than in the RFC 5555
-  Binding Acknowledgement, which charon never sees).
+The strongSwan face (``ikev2_glue``) writes the files; this module only reads
+the store and hands out plain values:
+
+* :func:`mn_bundle_input` gathers one subscriber's bundle ingredients
+  (:class:`MnBundleInput`); :func:`issue_once` is the one rule "a bundle,
+  which holds the subscriber's secret, is handed out once, audited": one
+  guarded UPDATE of ``subscribers.bundle_issued_at`` decides, whichever
+  face asks (web page, REST API, ``bootstrapctl export``), and the face
+  passes the renderer in, so this module knows nothing of swanctl.
 * :func:`ha_credentials` gives the HA its certificate (CN and dNSName = the
   HA's FQDN, issued once by the store's CA and kept encrypted in the store),
   used by charon and, in radius mode, as FreeRADIUS' EAP-TLS server
-  certificate (the MN checks that it names the HA, REPORT-radius.md P6).
+  certificate (the MN checks that it names the HA).
 * :func:`ha_subscribers` lists the subscribers assigned to one HA with their
   decrypted EAP secrets, for the per-subscriber sync.  Secrets never reach
   a log.
@@ -20,24 +20,30 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
 from ..config import Settings
-from ..errors import NotFound, ValidationError
+from ..domain import AuthMethod, SubscriberState, dns_name
+from ..errors import Conflict, NotFound, ValidationError
 from ..store.engine import Store
-from ..store.models import HomeAgent, Setting, Subscriber
-from . import credentials
+from ..store.models import HomeAgent, Setting, Subscriber, utcnow
+from . import audit, credentials
+from .actor import Actor
 
 Files = dict[str, tuple[bytes, int]]
+"""A directory as ``{relative path: (content, file mode)}``."""
 HA_CERT_DAYS = 825
-MODES = ("per-subscriber", "radius")
+ACTION = "subscriber.bundle"
+"""The audit action of a handed-out bundle."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +77,7 @@ def ha_credentials(store: Store, settings: Settings, fqdn: str) -> HaCredentials
     is the IKE identity every HA of the network presents, so an MN
     redirected to another HA of its network (RFC 5685) still accepts it.
     """
-    fqdn = fqdn.lower().rstrip(".")
+    fqdn = dns_name(fqdn)
     cert_key, key_key = _setting_keys(fqdn)
     ca_pem = credentials.ca_cert_pem(store)
     if ca_pem is None:
@@ -105,8 +111,8 @@ class SubscriberCredentials:
     id: int
     identity: str
     fqdn: str
-    auth: str
-    state: str
+    auth: AuthMethod
+    state: SubscriberState
     hoa6: str | None
     hoa4: str | None
     eap_secret: str | None = field(default=None, repr=False)
@@ -126,8 +132,8 @@ def _creds(settings: Settings, row: Subscriber, with_key: bool = False) -> Subsc
         id=row.id,
         identity=row.identity,
         fqdn=row.fqdn,
-        auth=row.auth,
-        state=row.state,
+        auth=AuthMethod(row.auth),
+        state=SubscriberState(row.state),
         hoa6=v6[0] if v6 else None,
         hoa4=v4[0] if v4 else None,
         eap_secret=secret,
@@ -142,7 +148,7 @@ def ha_subscribers(store: Store, settings: Settings, fqdn: str) -> list[Subscrib
         q = (
             select(Subscriber)
             .join(HomeAgent, HomeAgent.id == Subscriber.home_agent_id)
-            .where(HomeAgent.fqdn == fqdn.lower().rstrip("."), Subscriber.state == "active")
+            .where(HomeAgent.fqdn == dns_name(fqdn), Subscriber.state == "active")
             .options(selectinload(Subscriber.addresses))
             .order_by(Subscriber.id)
         )
@@ -151,31 +157,24 @@ def ha_subscribers(store: Store, settings: Settings, fqdn: str) -> list[Subscrib
 
 @dataclass(frozen=True, slots=True)
 class MnBundleInput:
-    """Everything an MN bundle is made of."""
+    """Everything an MN bundle is made of, as the store holds it."""
 
     sub: SubscriberCredentials
     ha_fqdn: str
     ha_address: str
     ca_pem: str
-    mode: str = "per-subscriber"
     ha_id: str = ""
-    """The HAs' shared IKE identity (the network's domain); default: ``ha_fqdn``."""
-    fqdn_id: bool = False
-    """Use the subscriber's FQDN as IKE identity (RFC 5026 ID_FQDN) instead of its
-    RFC 822 identity; the EAP identity stays the RFC 822 one."""
+    """The network's domain (the HAs' shared IKE identity); empty: unknown."""
+    issued_at: dt.datetime | None = None
+    """When the bundle was handed out already (None: never)."""
 
 
-def mn_bundle_input(
-    store: Store,
-    settings: Settings,
-    identity: str,
-    mode: str | None = None,
-    fqdn_id: bool = False,
-) -> MnBundleInput:
-    """Read what :func:`mn_bundle` needs for ``identity`` from the store."""
-    mode = mode or settings.vici.assign
-    if mode not in MODES:
-        raise ValidationError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+Renderer = Callable[[MnBundleInput], Files]
+"""What turns the ingredients into files: the strongSwan face's, passed in by the caller."""
+
+
+def mn_bundle_input(store: Store, settings: Settings, identity: str) -> MnBundleInput:
+    """Read what an MN bundle needs for ``identity`` from the store."""
     ca_pem = credentials.ca_cert_pem(store)
     if ca_pem is None:
         raise NotFound("the store has no CA yet; run 'bootstrapctl ca init' first")
@@ -195,117 +194,64 @@ def mn_bundle_input(
         if ha is None:
             raise NotFound(f"subscriber {row.identity!r} has no home agent")
         creds = _creds(settings, row, with_key=True)
-        return MnBundleInput(creds, ha.fqdn, ha.address, ca_pem, mode, row.network.domain, fqdn_id)
-
-
-def _q(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def mn_swanctl_conf(inp: MnBundleInput) -> str:
-    """The MN's swanctl.conf: one connection ``home`` to its HA, tunnelling everything."""
-    sub = inp.sub
-    ike_id = sub.fqdn if inp.fqdn_id else sub.identity
-    dual = sub.hoa4 is not None
-    vips = "::, 0.0.0.0" if dual else "::"
-    remote_ts = "::/0, 0.0.0.0/0" if dual else "::/0"
-    if sub.auth == "cert":
-        method = "eap-tls" if inp.mode == "radius" else "pubkey"
-        eap_id = f"\n      eap_id = {_q(sub.identity)}" if method == "eap-tls" else ""
-        local = f"""auth = {method}
-      id = {_q(ike_id)}{eap_id}
-      certs = mn.cert.pem"""
-        secrets = """  private-home {
-    file = mn.key.pem
-  }"""
-    else:
-        local = f"""auth = eap-mschapv2
-      id = {_q(ike_id)}
-      eap_id = {_q(sub.identity)}"""
-        owners = (
-            f"id-1 = {_q(sub.identity)}\n    id-2 = {_q(sub.fqdn)}"
-            if inp.fqdn_id
-            else f"id = {_q(sub.identity)}"
+        return MnBundleInput(
+            creds, ha.fqdn, ha.address, ca_pem, row.network.domain, row.bundle_issued_at
         )
-        secrets = f"""  eap-home {{
-    {owners}
-    secret = {_q(sub.eap_secret or "")}
-  }}"""
-    return f"""# mip6-bootstrap: strongSwan MN configuration for {sub.identity}
-# Load with: SWANCTL_DIR=<this directory> swanctl --load-all
-# Home agent {inp.ha_fqdn} at {inp.ha_address}, authenticated as {inp.ha_id or inp.ha_fqdn}
-# (the identity every HA of the network shows, so an RFC 5685 redirect to another of
-# them is accepted); it answers the CFG_REQUEST for ::
-# (and 0.0.0.0 when dual-stack) with this subscriber's home address(es).
-# The MN tunnels everything to its HA (remote_ts ::/0); with kernel-libipsec add the
-# strongswan.conf settings in strongswan.d/mip6-mn.conf of this bundle.
-connections {{
-  home {{
-    version = 2
-    remote_addrs = {inp.ha_address}
-    vips = {vips}
-    proposals = aes128-sha256-x25519, aes256-sha384-ecp384, default
-    send_certreq = no
-    send_cert = always
-    mobike = yes
-    dpd_delay = 30s
-    local-1 {{
-      {local}
-    }}
-    remote-1 {{
-      auth = pubkey
-      id = {_q(inp.ha_id or inp.ha_fqdn)}
-    }}
-    children {{
-      home {{
-        local_ts = dynamic
-        remote_ts = {remote_ts}
-        esp_proposals = aes128gcm16-x25519, aes128-sha256, default
-        dpd_action = restart
-      }}
-    }}
-  }}
-}}
-secrets {{
-{secrets}
-}}
-"""
 
 
-MN_STRONGSWAN_D = """# strongswan.conf settings for an MN that tunnels everything to its HA with
-# kernel-libipsec (strongSwan lab REPORT.md section 8): load kernel-libipsec BEFORE
-# kernel-netlink, keep routing_table at its default (220), and add:
-charon {
-  plugins {
-    kernel-libipsec {
-      allow_peer_ts = yes
-    }
-    kernel-netlink {
-      fwmark = !0x42
-    }
-    socket-default {
-      fwmark = 0x42
-    }
-  }
-}
-"""
+def issued(store: Store, identity: str) -> bool:
+    """Whether ``identity``'s bundle was handed out already (the UI hides the button)."""
+    with store.session() as s:
+        at = s.scalars(
+            select(Subscriber.bundle_issued_at).where(Subscriber.identity == identity.strip())
+        ).first()
+    return at is not None
 
 
-def mn_bundle(inp: MnBundleInput) -> Files:
-    """The swanctl directory as ``{relative path: (content, mode)}``; secrets are 0600."""
-    files: Files = {
-        "swanctl.conf": (mn_swanctl_conf(inp).encode(), 0o600),
-        "x509ca/ca.pem": (inp.ca_pem.encode(), 0o644),
-        "strongswan.d/mip6-mn.conf": (MN_STRONGSWAN_D.encode(), 0o644),
-    }
-    if inp.sub.auth == "cert":
-        if not inp.sub.cert_pem or not inp.sub.key_pem:
-            raise NotFound(f"subscriber {inp.sub.identity!r} has no stored certificate and key")
-        files["x509/mn.cert.pem"] = (inp.sub.cert_pem.encode(), 0o644)
-        files["private/mn.key.pem"] = (inp.sub.key_pem, 0o600)
-    elif not inp.sub.eap_secret:
-        raise NotFound(f"subscriber {inp.sub.identity!r} has no stored EAP secret")
-    return files
+@dataclass(frozen=True, slots=True)
+class IssuedBundle:
+    input: MnBundleInput
+    files: Files = field(repr=False)
+    again: bool = False
+    """An operator override re-issued a bundle handed out before."""
+
+
+def issue_once(
+    store: Store,
+    settings: Settings,
+    actor: Actor,
+    identity: str,
+    render: Renderer,
+    again: bool = False,
+) -> IssuedBundle:
+    """Render ``identity``'s bundle and mark it handed out, or refuse if it was already.
+
+    The bundle is rendered first (a subscriber without a stored secret is
+    refused before anything is marked); then one guarded UPDATE (``WHERE
+    bundle_issued_at IS NULL``) and the audit entry commit together, so of
+    two concurrent requests exactly one gets the files.  ``again`` is the
+    operator's explicit override (``bootstrapctl export --again``): it
+    re-issues and is audited as such.
+    """
+    inp = mn_bundle_input(store, settings, identity)
+    ident = inp.sub.identity
+    refused = Conflict(
+        f"the configuration bundle of {ident!r} was already downloaded once;"
+        " revoke and re-enroll the subscriber to issue a new credential"
+        " (or re-export it with 'bootstrapctl export --again')"
+    )
+    if inp.issued_at is not None and not again:
+        raise refused  # early answer; the guarded UPDATE below is what decides
+    files = render(inp)
+    with store.session() as s:
+        q = update(Subscriber).where(Subscriber.id == inp.sub.id)
+        if not again:
+            q = q.where(Subscriber.bundle_issued_at.is_(None))
+        result = s.execute(q.values(bundle_issued_at=utcnow()))
+        if not int(getattr(result, "rowcount", 0) or 0):
+            raise refused
+        audit.record(s, actor, ACTION, ident, files=sorted(files), again=again)
+    return IssuedBundle(inp, files, again)
 
 
 def write_bundle(out: Path, files: Files) -> list[Path]:

@@ -119,7 +119,7 @@ def offered(
     return frozenset(h.fqdn for h in rules.live_agents(agents, when, timeout))
 
 
-def summary(store: Store, heartbeat_timeout: float = 90.0) -> Summary:
+def summary(store: Store, heartbeat_timeout: float = rules.DEFAULT_HEARTBEAT_SECONDS) -> Summary:
     """Everything the dashboard shows, in one call."""
     agents = home_agents.list_all(store)
     return Summary(

@@ -11,24 +11,15 @@ import ipaddress
 from pathlib import Path
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
 
 from .. import domain
 from ..config import Settings
+from ..domain import dns_name
 from ..errors import Conflict, NotFound, ValidationError
 from ..store.engine import Store
 from ..store.models import HomeAddress, HomeAgent, Network, utcnow
-from . import allocation, audit, networks, outbox, validate, versions, views
+from . import allocation, audit, lookups, networks, outbox, reassign, validate, versions, views
 from .actor import Actor
-
-
-def row_by_fqdn(session: Session, fqdn: str) -> HomeAgent:
-    row = session.scalars(
-        select(HomeAgent).where(HomeAgent.fqdn == fqdn.lower().rstrip("."))
-    ).first()
-    if row is None:
-        raise NotFound(f"home agent {fqdn!r} does not exist (see 'bootstrapctl ha list')")
-    return row
 
 
 def add(
@@ -107,7 +98,7 @@ def set_state(
     HAs' bridges agree; the drained HA's bridge then redirects live MNs.
     """
     with store.session() as s:
-        row = row_by_fqdn(s, fqdn)
+        row = lookups.home_agent(s, fqdn)
         before = row.state
         row.state = state.value
         net = s.get(Network, row.network_id)
@@ -118,8 +109,6 @@ def set_state(
         result = views.home_agent(row, net.domain)
     if state is not domain.HAState.ACTIVE:
         # Subscribers follow in a second transaction; repeating the command repeats it.
-        from . import reassign
-
         reassign.reassign_from(store, settings or _defaults(), actor, fqdn)
         result = get(store, fqdn)
     return result
@@ -143,18 +132,12 @@ def activate(
     return set_state(store, actor, fqdn, domain.HAState.ACTIVE, settings)
 
 
-def mark_down(
-    store: Store, actor: Actor, fqdn: str, settings: Settings | None = None
-) -> domain.HomeAgent:
-    return set_state(store, actor, fqdn, domain.HAState.DOWN, settings)
-
-
 def heartbeat(store: Store, fqdn: str, now: dt.datetime | None = None) -> None:
     """Record that the HA's IKE daemon answers; no version bump (snapshots age out)."""
     with store.session() as s:
         result = s.execute(
             update(HomeAgent)
-            .where(HomeAgent.fqdn == fqdn.lower().rstrip("."))
+            .where(HomeAgent.fqdn == dns_name(fqdn))
             .values(last_heartbeat=now or utcnow())
         )
         if getattr(result, "rowcount", 1) == 0:
@@ -163,7 +146,7 @@ def heartbeat(store: Store, fqdn: str, now: dt.datetime | None = None) -> None:
 
 def get(store: Store, fqdn: str) -> domain.HomeAgent:
     with store.session() as s:
-        row = row_by_fqdn(s, fqdn)
+        row = lookups.home_agent(s, fqdn)
         return views.home_agent(row, row.network.domain)
 
 
@@ -171,5 +154,5 @@ def list_all(store: Store, network: str | None = None) -> list[domain.HomeAgent]
     with store.session() as s:
         q = select(HomeAgent, Network.domain).join(Network).order_by(HomeAgent.fqdn)
         if network is not None:
-            q = q.where(Network.domain == network.lower().rstrip("."))
+            q = q.where(Network.domain == dns_name(network))
         return [views.home_agent(h, d) for h, d in s.execute(q)]

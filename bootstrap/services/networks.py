@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import domain
+from ..domain import dns_name
 from ..errors import Conflict, NotFound, ValidationError
 from ..store.engine import Store
 from ..store.models import HomeAgent, Network, Subscriber
@@ -18,7 +19,7 @@ from .actor import Actor
 
 
 def row_by_domain(session: Session, name: str) -> Network:
-    row = session.scalars(select(Network).where(Network.domain == name.lower().rstrip("."))).first()
+    row = session.scalars(select(Network).where(Network.domain == dns_name(name))).first()
     if row is None:
         raise NotFound(f"network {name!r} does not exist (see 'bootstrapctl network list')")
     return row

@@ -11,6 +11,7 @@ shown once.  Roles are ordered: ``admin`` may do what ``operator`` may,
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import re
 import secrets
@@ -43,7 +44,12 @@ SEEN_RESOLUTION = dt.timedelta(seconds=60)
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash("not a password of anyone")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against for unknown names (same time as a known one), made on first use."""
+    return _hasher.hash("not a password of anyone")
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,7 +266,7 @@ def authenticate(store: Store, name: str, password: str) -> OperatorView | None:
         name = ""  # cannot exist (NUL, newline, ...): still pay one verification, like a miss
     with store.session() as s:
         row = s.scalars(select(Operator).where(Operator.name == name)).first() if name else None
-        stored = row.password_hash if row is not None else _DUMMY_HASH
+        stored = row.password_hash if row is not None else _dummy_hash()
         try:
             _hasher.verify(stored, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
@@ -331,16 +337,6 @@ def end_session(store: Store, session_hash: str, actor: Actor | None = None) -> 
         if actor is not None:
             audit.record(s, actor, "operator.logout", actor.name)
         return True
-
-
-def end_sessions_of(store: Store, actor: Actor, name: str) -> int:
-    """Revoke every session of operator ``name``; returns how many ended."""
-    with store.session() as s:
-        row = _row(s, name)
-        result = s.execute(delete(WebSession).where(WebSession.operator_id == row.id))
-        n = int(getattr(result, "rowcount", 0) or 0)
-        audit.record(s, actor, "operator.sessions_revoked", name, sessions=n)
-        return n
 
 
 def session_count(store: Store, name: str) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,20 +27,44 @@ def enqueue(
     session: Session, rrsets: Iterable[dnsrecords.RRset], zones: Sequence[str], reason: str
 ) -> int:
     """Add one row per RRset; returns how many were written."""
+    rows = outbox_rows(rrsets, zones, reason)
+    for values in rows:
+        session.add(DnsOutbox(**values))
+    return len(rows)
+
+
+def outbox_rows(
+    rrsets: Iterable[dnsrecords.RRset],
+    zones: Sequence[str],
+    reason: str,
+    now: dt.datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The ``dns_outbox`` column values for ``rrsets`` (the zone rule of the module docstring)."""
     if not zones:
-        return 0
-    n = 0
+        return []
+    out: list[dict[str, Any]] = []
     for rr in rrsets:
         zone = dnsrecords.zone_for(rr.name, zones)
         if zone is None and rr.rdtype == "PTR":
             continue
-        session.add(
-            DnsOutbox(
-                zone=zone, name=rr.name, rdtype=rr.rdtype, rdatas=list(rr.rdatas), reason=reason
-            )
-        )
-        n += 1
-    return n
+        row: dict[str, Any] = {
+            "zone": zone,
+            "name": rr.name,
+            "rdtype": rr.rdtype,
+            "rdatas": list(rr.rdatas),
+            "reason": reason,
+        }
+        if now is not None:
+            row["created_at"] = now
+        out.append(row)
+    return out
+
+
+def subscriber_rows(
+    sub: domain.Subscriber, zones: Sequence[str], publish: bool, reason: str, now: dt.datetime
+) -> list[dict[str, Any]]:
+    """:func:`enqueue_subscriber` as column values, for ``executemany`` (bulk import)."""
+    return outbox_rows(dnsrecords.subscriber_rrsets(sub, publish), zones, reason, now)
 
 
 def heartbeat_timeout(settings: Settings | None) -> dt.timedelta:

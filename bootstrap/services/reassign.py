@@ -2,8 +2,9 @@
 
 Call :func:`reassign_from` right after an HA is marked ``draining`` or
 ``down``: every active or suspended subscriber of that HA moves to the best
-live HA of its network (the same RFC 2782 / spare-capacity rule enrollment
-uses), in one transaction that also moves the ``assigned`` counters, bumps
+live HA of its network (the same RFC 2782 / spare-capacity rule and the same
+guarded slot claim enrollment uses, :mod:`.slots`), in one transaction that
+also moves the ``assigned`` counters, bumps
 the change versions and writes the audit entry.  DHCP, DNS and the new HA's
 bridge then agree on the new HA; the old HA's bridge redirects the MNs that
 are still connected (IKEv2 redirect, RFC 5685) or terminates them.
@@ -18,11 +19,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from .. import domain, rules
+from .. import domain
 from ..config import Settings
 from ..store.engine import Store
-from ..store.models import HomeAgent, Network, Subscriber, utcnow
-from . import audit, home_agents, versions, views
+from ..store.models import Network, Subscriber, utcnow
+from . import audit, lookups, slots, versions
 from .actor import Actor
 
 _rng = random.SystemRandom()
@@ -51,17 +52,10 @@ def reassign_from(
     moved: dict[str, str] = {}
     stranded: list[str] = []
     with store.session() as s:
-        src = home_agents.row_by_fqdn(s, fqdn)
+        src = lookups.home_agent(s, fqdn)
         net = s.get(Network, src.network_id)
         assert net is not None
-        others = {
-            h.id: h
-            for h in s.scalars(
-                select(HomeAgent).where(
-                    HomeAgent.network_id == src.network_id, HomeAgent.id != src.id
-                )
-            )
-        }
+        fqdn_of = {h.id: h.fqdn for h in slots.agents_of(s, net.id, net.domain)}
         subs = s.scalars(
             select(Subscriber)
             .where(
@@ -73,17 +67,13 @@ def reassign_from(
             .order_by(Subscriber.id)
         ).all()
         for sub in subs:
-            agents = [views.home_agent(h, net.domain) for h in others.values()]
-            best = rules.best(agents, now, timeout, rng)
-            if best is None:
+            target = slots.move_best(s, src.id, net.id, net.domain, now, timeout, rng)
+            if target is None:
                 stranded.append(sub.identity)
                 continue
-            target = others[best.id]
             sub.home_agent_id = target.id
             sub.updated_at = now
-            target.assigned += 1
-            src.assigned = max(src.assigned - 1, 0)
-            moved[sub.identity] = target.fqdn
+            moved[sub.identity] = fqdn_of[target.id]
         if moved:
             versions.bump(s, versions.SUBSCRIBERS)
             versions.bump(s, versions.TOPOLOGY)

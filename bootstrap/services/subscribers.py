@@ -16,20 +16,20 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from .. import domain, rules
+from .. import domain
 from ..config import Settings
+from ..domain import PublishMode
 from ..errors import Conflict, Exhausted, NotFound, ValidationError
 from ..store.engine import Store
 from ..store.models import Binding, HomeAgent, Network, Subscriber, utcnow
-from . import allocation, audit, credentials, networks, outbox, radius, validate, versions, views
+from . import allocation, audit, networks, outbox, slots, validate, versions, views
 from .actor import Actor
 
 _rng = random.SystemRandom()
-MAX_HA_TRIES = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,39 +64,20 @@ def _view(session: Session, row: Subscriber) -> domain.Subscriber:
 def _choose_ha(
     session: Session, net: Network, settings: Settings
 ) -> tuple[domain.HomeAgent, list[domain.HomeAgent]]:
-    """Pick and claim a slot on the best live HA; retried if another writer took the last slot.
+    """Claim a slot on the best live HA (:func:`slots.claim_best`); Exhausted if none can take it.
 
     Returns the chosen HA (with its new load) and all HAs of the network.
-    The HA rows are read with a Core select so the counts are current even
-    inside a long bulk-import transaction; the guarded UPDATE is what
-    enforces the capacity under concurrency.
     """
     timeout = dt.timedelta(seconds=settings.store.heartbeat_timeout)
-    table = HomeAgent.__table__
-    for _ in range(MAX_HA_TRIES):
-        agents = [
-            views.home_agent_values(r._mapping, net.domain)
-            for r in session.execute(select(table).where(table.c.network_id == net.id))
-        ]
-        best = rules.best(agents, utcnow(), timeout, _rng)
-        if best is None:
-            raise Exhausted(
-                f"network {net.domain!r} has no live home agent with spare capacity"
-                " (see 'bootstrapctl ha list')"
-            )
-        result = session.execute(
-            update(HomeAgent)
-            .where(
-                HomeAgent.id == best.id,
-                HomeAgent.assigned < HomeAgent.capacity,
-                HomeAgent.state == domain.HAState.ACTIVE.value,
-            )
-            .values(assigned=HomeAgent.assigned + 1)
-            .execution_options(synchronize_session=False)
-        )
-        if getattr(result, "rowcount", 1) == 1:
-            return dataclasses.replace(best, assigned=best.assigned + 1), agents
-    raise Exhausted(f"could not claim a home agent slot in network {net.domain!r}; try again")
+    got = slots.claim_best(session, net.id, net.domain, utcnow(), timeout, _rng)
+    if got.home_agent is not None:
+        return got.home_agent, got.agents
+    if got.contended:
+        raise Exhausted(f"could not claim a home agent slot in network {net.domain!r}; try again")
+    raise Exhausted(
+        f"network {net.domain!r} has no live home agent with spare capacity"
+        " (see 'bootstrapctl ha list')"
+    )
 
 
 def _refuse_infrastructure_name(session: Session, name: str) -> None:
@@ -110,7 +91,7 @@ def _refuse_infrastructure_name(session: Session, name: str) -> None:
 
 
 def _publish_now(settings: Settings) -> bool:
-    return settings.dns.publish == "enroll"
+    return PublishMode(settings.dns.publish) is PublishMode.ENROLL
 
 
 def enroll_in(
@@ -144,6 +125,9 @@ def enroll_in(
         raise Conflict(f"fqdn {name!r} already belongs to another subscriber")
     _refuse_infrastructure_name(session, name)
     ha, agents = _choose_ha(session, net, settings)
+    # cryptography and MD4 load here, not at import: 'bootstrapctl show/list' never needs them
+    from . import credentials, radius
+
     now = utcnow()
     secret = None
     cert_path = key_path = ca_path = None
@@ -336,11 +320,7 @@ def _change_state(
             live = [a for a in row.addresses if a.released_at is None]
             allocation.release(s, live, quarantine, now)
             if row.home_agent_id is not None:
-                s.execute(
-                    update(HomeAgent)
-                    .where(HomeAgent.id == row.home_agent_id, HomeAgent.assigned > 0)
-                    .values(assigned=HomeAgent.assigned - 1)
-                )
+                slots.release(s, row.home_agent_id)
             row.home_agent_id = None
             row.secret_enc = None
             row.key_enc = None

@@ -17,6 +17,7 @@ import ipaddress
 import re
 import unicodedata
 
+from ..domain import dns_name
 from ..errors import ValidationError
 
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
@@ -100,7 +101,7 @@ def number(value: object, field: str, above: float, most: float) -> float:
 def fqdn(value: str, field: str = "fqdn") -> str:
     """A host name of letters, digits and hyphens in dot-separated labels, lower-cased."""
     text(value, field)
-    name = value.strip().rstrip(".").lower()
+    name = dns_name(value)
     if not name or len(name) > 253:
         raise ValidationError(
             f"{field} {shown(value)} must be a domain name of 1 to 253 characters"
@@ -238,7 +239,7 @@ def positive(value: int, field: str) -> int:
 def zone(value: str) -> str:
     """A DNS zone name such as example.com or 8.b.d.0.1.0.0.2.ip6.arpa."""
     text(value, "zone")
-    name = value.strip().rstrip(".").lower()
+    name = dns_name(value)
     labels = name.split(".")
     if not name or len(name) > 253 or not all(
         re.fullmatch(r"[a-z0-9_-]{1,63}", lb) for lb in labels

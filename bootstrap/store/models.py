@@ -102,6 +102,8 @@ class Subscriber(Base):
     cert_pem: Mapped[str | None] = mapped_column(Text)
     key_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     cert_serial: Mapped[str | None] = mapped_column(String(64))
+    bundle_issued_at: Mapped[dt.datetime | None] = mapped_column()
+    """When the MN bundle (with the secret) was handed out; set once, by a guarded UPDATE."""
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     network: Mapped[Network] = relationship()

@@ -214,6 +214,7 @@ async def download_bundle(request: web.Request) -> web.Response:
         request.app[SETTINGS],
         principal(request).actor,
         request.match_info["identity"],
+        bundles.renderer_of(request.app),
     )
     return bundles.as_response(name, data)
 
@@ -476,9 +477,7 @@ async def create_token(request: web.Request) -> web.Response:
         b["role"],
         b.get("days"),
     )
-    out = serialize.token(t)
-    out["token"] = raw
-    return ok(out, 201)
+    return ok(serialize.new_token(t, raw), 201)
 
 
 @routes.add(
@@ -521,7 +520,7 @@ async def ca_pem(request: web.Request) -> str:
     returns=schemas.CA_OUT,
 )
 async def get_ca(request: web.Request) -> web.Response:
-    return ok({"ca_cert": await ca_pem(request)})
+    return ok(serialize.ca(await ca_pem(request)))
 
 
 # ---------------------------------------------------------------- audit

@@ -12,9 +12,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..config import Settings
+from ..services.bundle import Renderer
 from ..services.operators import LoginLimiter
 from ..store.engine import Store
-from . import api, metrics, openapi, pages
+from . import api, bundles, metrics, openapi, pages
 from .routing import LIMITER, SETTINGS, SPECS, STORE, WEB, RouteSpec
 from .security import auth_middleware, errors_middleware, security_headers
 from .settings import from_settings
@@ -29,8 +30,15 @@ async def _count(request: web.Request, response: web.StreamResponse) -> None:
     metrics.count_response(request, response.status)
 
 
-def create_app(settings: Settings, store: Store) -> web.Application:
-    """The whole web face over ``store``; the caller runs it (service.py or a test server)."""
+def create_app(
+    settings: Settings, store: Store, render_bundle: Renderer | None = None
+) -> web.Application:
+    """The whole web face over ``store``; the caller runs it (service.py or a test server).
+
+    ``render_bundle`` writes the MN bundle for the download routes; the
+    composition root passes the strongSwan face's (the web face imports no
+    other face); without one those routes answer 503.
+    """
     app = web.Application(
         middlewares=[errors_middleware, auth_middleware], client_max_size=MAX_BODY
     )
@@ -40,6 +48,8 @@ def create_app(settings: Settings, store: Store) -> web.Application:
     app[STORE] = store
     app[LIMITER] = LoginLimiter(cfg.login_attempts, cfg.login_window)
     app[SPECS] = {}
+    if render_bundle is not None:
+        app[bundles.RENDERER] = render_bundle
     app[JINJA] = make_environment()
     app[metrics.STORE_REGISTRY] = metrics.store_registry(store, cfg.heartbeat_timeout)
     for table in (pages.routes, api.routes, metrics.routes):

@@ -1,10 +1,11 @@
 """The MN configuration bundle as a one-time ``.tar.gz`` download.
 
-:mod:`bootstrap.services.bundle` builds the swanctl directory; here it is
-packed for a browser or script.  The bundle holds the subscriber's secret
-(EAP secret or private key), so it is offered once: the download is written
-to the audit log as ``subscriber.bundle`` and a second request is refused
-(revoke and re-enroll to issue a new credential).
+The web face renders no swanctl itself and imports no other face: the
+composition root (``bootstrapd``, or whoever calls :func:`~.app.create_app`)
+hands it a renderer (:data:`bootstrap.services.bundle.Renderer`, the
+strongSwan face's), and :func:`bootstrap.services.bundle.issue_once` applies
+the "once, audited" rule shared with ``bootstrapctl export``.  Here the files
+are only packed for a browser or script.
 """
 
 from __future__ import annotations
@@ -16,16 +17,13 @@ import time
 from aiohttp import web
 
 from ..config import Settings
-from ..errors import Conflict
-from ..services import audit, bundle
+from ..context import Store
+from ..services import bundle
 from ..services.actor import Actor
-from ..store.engine import Store
+from .security import Refused
 
-ACTION = "subscriber.bundle"
-
-
-def already_downloaded(store: Store, identity: str) -> bool:
-    return any(e.action == ACTION for e in audit.recent(store, limit=1000, target=identity))
+RENDERER: web.AppKey[bundle.Renderer] = web.AppKey("bundle_renderer")
+"""The app's bundle renderer; absent when the app was built without one."""
 
 
 def pack(top: str, files: bundle.Files) -> bytes:
@@ -51,19 +49,21 @@ def as_response(name: str, data: bytes) -> web.Response:
     )
 
 
+def renderer_of(app: web.Application) -> bundle.Renderer:
+    render: bundle.Renderer | None = app.get(RENDERER)
+    if render is None:
+        raise Refused(
+            503,
+            "this server was started without the strongSwan bundle writer;"
+            " use 'bootstrapctl export' instead"
+        )
+    return render
+
+
 def download_once(
-    store: Store, settings: Settings, actor: Actor, identity: str
+    store: Store, settings: Settings, actor: Actor, identity: str, render: bundle.Renderer
 ) -> tuple[str, bytes]:
     """(file name, tar.gz bytes) of the subscriber's bundle; refused after the first time."""
-    inp = bundle.mn_bundle_input(store, settings, identity)
-    ident = inp.sub.identity
-    if already_downloaded(store, ident):
-        raise Conflict(
-            f"the configuration bundle of {ident!r} was already downloaded once;"
-            " revoke and re-enroll the subscriber to issue a new credential"
-        )
-    files = bundle.mn_bundle(inp)
-    with store.session() as s:
-        audit.record(s, actor, ACTION, ident, files=sorted(files))
-    top = f"{inp.sub.fqdn}-swanctl"
-    return f"{top}.tar.gz", pack(top, files)
+    issued = bundle.issue_once(store, settings, actor, identity, render)
+    top = f"{issued.input.sub.fqdn}-swanctl"
+    return f"{top}.tar.gz", pack(top, issued.files)

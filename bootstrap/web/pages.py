@@ -21,6 +21,7 @@ from ..config import Settings
 from ..errors import ValidationError
 from ..services import (
     audit,
+    bundle,
     credentials,
     dashboard,
     home_agents,
@@ -212,9 +213,10 @@ async def subscriber_page(request: web.Request) -> web.Response:
     sub = await run(subscribers.get, store, ident)
     ha = await run(subscribers.ha_of, store, ident)
     binds = await run(subscribers.bindings_of, store, ident)
-    downloaded = await run(bundles.already_downloaded, store, sub.identity)
+    downloaded = await run(bundle.issued, store, sub.identity)
     return render(
-        request, "subscriber.html", sub=sub, ha=ha, binds=binds, downloaded=downloaded
+        request, "subscriber.html", sub=sub, ha=ha, binds=binds, downloaded=downloaded,
+        downloadable=bundles.RENDERER in request.app,
     )
 
 
@@ -251,6 +253,7 @@ async def bundle_page(request: web.Request) -> web.Response:
         request.app[SETTINGS],
         principal(request).actor,
         request.match_info["identity"],
+        bundles.renderer_of(request.app),
     )
     return bundles.as_response(name, data)
 

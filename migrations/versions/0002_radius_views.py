@@ -9,11 +9,12 @@ subscribers appear, so suspended, revoked and unknown identities find no
 row and get Access-Reject; a changed row is seen at the next login.
 
 * ``radius_check`` (read for every Access-Request of an EAP conversation):
-  ``NT-Password := 0x<hex>`` for secret subscribers (0x-prefixed or rlm_sql
-  takes it as 32 literal bytes, REPORT-radius.md P1) and ``EAP-Type :=
-  MSCHAPv2 | TLS`` pinning the method (P8: these exact value names).
+  ``NT-Password := 0x<hex>`` for secret subscribers (0x-prefixed, or
+  FreeRADIUS 3.2.1's rlm_sql takes it as 32 literal bytes and MSCHAPv2
+  fails) and ``EAP-Type := MSCHAPv2 | TLS`` pinning the method (exactly these
+  value names: ``MS-CHAP-V2`` is unknown to 3.2.1 and fails every login).
 * ``radius_reply`` (read in post-auth only, so no address leaks in an
-  Access-Challenge, P3): ``Framed-IPv6-Address`` / ``Framed-IP-Address``,
+  Access-Challenge): ``Framed-IPv6-Address`` / ``Framed-IP-Address``,
   which charon turns into INTERNAL_IP6_ADDRESS / INTERNAL_IP4_ADDRESS.
 
 Revision ID: 0002

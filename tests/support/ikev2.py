@@ -17,6 +17,7 @@ from bootstrap.services import credentials, home_agents, networks
 from bootstrap.services.actor import Actor
 from bootstrap.store.engine import Store
 from ikev2_glue.bridge import Bridge
+from ikev2_glue.service import bridge_for
 from tests.support import netlab as nl
 
 ACTOR = Actor("pytest", "cli")
@@ -110,7 +111,7 @@ def sqlite_env(tmp: Path, socket: str, **vici: Any) -> Iterator[IkeEnv]:
 
 @contextlib.asynccontextmanager
 async def running_bridge(settings: Settings, store: Store) -> AsyncIterator[Bridge]:
-    bridge = Bridge(settings, store, poll_interval=0.2)
+    bridge = bridge_for(settings, store, poll_interval=0.2)
     task = asyncio.create_task(bridge.run(), name="bridge")
     try:
         await wait_until(bridge.synced.is_set, 20, "bridge never synced with charon")

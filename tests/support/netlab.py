@@ -12,8 +12,8 @@ Each charon runs in its namespace *and* a private mount namespace with its
 own directory bound over ``/run`` (5.9.8 hard-codes ``/var/run/charon.pid``),
 its own ``strongswan.conf`` (``STRONGSWAN_CONF``) and VICI socket, in its own
 session so a signal to the test's process group does not reach it; it is
-stopped by PID.  kernel-libipsec comes before kernel-netlink (no usable XFRM
-in this VM, REPORT.md §1).
+stopped by PID.  kernel-libipsec comes before kernel-netlink: ESP runs in
+charon's userspace, so the tests do not depend on the host kernel's XFRM support.
 """
 
 from __future__ import annotations

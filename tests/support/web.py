@@ -9,15 +9,12 @@ PostgreSQL database with ``CREATE DATABASE ... TEMPLATE``.
 from __future__ import annotations
 
 import dataclasses
-import itertools
-import os
 import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
 from aiohttp.test_utils import TestClient
 
 from bootstrap import config, migrate
@@ -25,6 +22,7 @@ from bootstrap.config import Settings
 from bootstrap.services import credentials, home_agents, networks, operators
 from bootstrap.services.actor import Actor
 from bootstrap.store.engine import Store
+from tests.support import pg
 
 SETUP = Actor("pytest", "cli")
 PASSWORDS = {
@@ -110,25 +108,14 @@ def _web_of(settings: Settings) -> dict[str, object]:
     return dataclasses.asdict(settings.web)
 
 
-PG = {
-    "host": os.environ.get("BOOTSTRAP_TEST_PG_HOST", "127.0.0.1"),
-    "port": int(os.environ.get("BOOTSTRAP_TEST_PG_PORT", "5432")),
-    "user": os.environ.get("BOOTSTRAP_TEST_PG_USER", "postgres"),
-}
-_pg_names = itertools.count()
-
-
 def pg_create(template: str) -> tuple[str, str]:
     """A new database copied from ``template``: (name, SQLAlchemy URL)."""
-    name = f"mip6bs_web_{os.getpid()}_{next(_pg_names)}"
-    with psycopg.connect(dbname="postgres", autocommit=True, **PG) as conn:  # type: ignore[arg-type]
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')  # type: ignore[arg-type]
-    return name, f"postgresql+psycopg://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
+    name = pg.new_name()
+    return name, pg.create_database(name, template)
 
 
 def pg_drop(name: str) -> None:
-    with psycopg.connect(dbname="postgres", autocommit=True, **PG) as conn:  # type: ignore[arg-type]
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+    pg.drop_database(name)
 
 
 def pg_world(template: tuple[World, Path, str], tmp_path: Path) -> Iterator[World]:

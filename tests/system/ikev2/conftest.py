@@ -4,7 +4,7 @@
 address 2001:db8:1::1 and two MN namespaces, and starts one charon in each;
 everything is stopped by PID and deleted at the end, also on failure.  Each
 test gets its own store (``ike_env``) and starts its own bridge
-(``ikev2_env.running_bridge``); between tests the charons are emptied so
+(``tests.support.ikev2.running_bridge``); between tests the charons are emptied so
 tests stay independent.
 """
 

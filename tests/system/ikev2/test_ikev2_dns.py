@@ -22,6 +22,7 @@ from bootstrap.context import ServiceContext
 from bootstrap.services import bundle, subscribers
 from bootstrap.store.engine import Store
 from dns_updater import service as dns_service
+from ikev2_glue import mn_bundle
 from tests.support.ikev2 import (
     ACTOR,
     HaLab,
@@ -65,7 +66,7 @@ async def test_aaaa_appears_on_connect_and_goes_on_disconnect(
 ) -> None:
     store, settings = dns_env.store, dns_env.settings
     hoa = str(subscribers.enroll(store, settings, ACTOR, "mn@example.com").subscriber.hoas[0])
-    bundle.write_bundle(tmp_path / "b", bundle.mn_bundle(
+    bundle.write_bundle(tmp_path / "b", mn_bundle.renderer_for(settings)(
         bundle.mn_bundle_input(store, settings, "mn@example.com")))
     mn = clean_lab.mns[0]
     publisher = asyncio.create_task(dns_service.serve(

@@ -19,6 +19,7 @@ import pytest
 from bootstrap.config import Settings
 from bootstrap.services import bindings, bundle, home_agents, reassign, subscribers
 from bootstrap.store.engine import Store
+from ikev2_glue import mn_bundle
 from tests.support import netlab as nl
 from tests.support.ikev2 import (
     ACTOR,
@@ -93,7 +94,7 @@ async def test_drain_redirects_live_mn_to_the_other_ha_with_the_same_hoa(
     sub = subscribers.enroll(store, settings, ACTOR, "mn@example.com").subscriber
     assert sub.home_agent == "ha1.example.com"
     home_agents.add(store, ACTOR, "ha2.example.com", "example.com", HA2_ADDR, settings=settings)
-    bundle.write_bundle(tmp_path / "b", bundle.mn_bundle(
+    bundle.write_bundle(tmp_path / "b", mn_bundle.renderer_for(settings)(
         bundle.mn_bundle_input(store, settings, "mn@example.com")))
     mn = two_has.lab.mns[0]
     hoa = str(sub.hoas[0])
@@ -136,7 +137,7 @@ async def test_drain_terminates_an_mn_without_redirect_support(
     store, settings = env.store, env.settings
     sub = subscribers.enroll(store, settings, ACTOR, "old@example.com").subscriber
     home_agents.add(store, ACTOR, "ha2.example.com", "example.com", HA2_ADDR, settings=settings)
-    bundle.write_bundle(tmp_path / "b", bundle.mn_bundle(
+    bundle.write_bundle(tmp_path / "b", mn_bundle.renderer_for(settings)(
         bundle.mn_bundle_input(store, settings, "old@example.com")))
     mn = two_has.lab.mns[1]
     async with running_bridge(settings, store), running_bridge(for_ha2(settings, two_has), store):
@@ -148,7 +149,7 @@ async def test_drain_terminates_an_mn_without_redirect_support(
         await wait_until(lambda: not bindings.list_open(store, "ha1.example.com"), 10,
                          "binding on ha1 stayed open")
         # the MN re-bootstraps: its new bundle names ha2, same HoA
-        bundle.write_bundle(tmp_path / "b2", bundle.mn_bundle(
+        bundle.write_bundle(tmp_path / "b2", mn_bundle.renderer_for(settings)(
             bundle.mn_bundle_input(store, settings, "old@example.com")))
         await asyncio.to_thread(mn.load_bundle, tmp_path / "b2")
         ok, log = await asyncio.to_thread(mn.initiate)

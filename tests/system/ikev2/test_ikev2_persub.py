@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 from bootstrap.services import bindings, bundle, subscribers
+from ikev2_glue import mn_bundle
 from tests.support import netlab as nl
 from tests.support.ikev2 import (
     ACTOR,
@@ -28,7 +29,8 @@ from tests.support.ikev2 import (
 
 
 def export(env: IkeEnv, identity: str, out: Path) -> Path:
-    files = bundle.mn_bundle(bundle.mn_bundle_input(env.store, env.settings, identity))
+    files = mn_bundle.renderer_for(env.settings)(
+        bundle.mn_bundle_input(env.store, env.settings, identity))
     bundle.write_bundle(out, files)
     return out
 
@@ -54,6 +56,13 @@ async def test_eap_and_cert_subscribers_get_their_stored_hoa(
                        "--out", str(tmp_path / "b1"))
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "b1" / "swanctl.conf").stat().st_mode & 0o777 == 0o600
+    # the bundle holds the secret: a second export is refused like a second web download
+    twice = bootstrapctl(ike_env, "export", "mn@example.com", "--out", str(tmp_path / "bx"))
+    assert twice.returncode != 0 and "already downloaded once" in twice.stderr
+    assert "Traceback" not in twice.stderr and not (tmp_path / "bx").exists()
+    again = bootstrapctl(ike_env, "export", "mn@example.com", "--again", "--json",
+                         "--out", str(tmp_path / "b1"))
+    assert again.returncode == 0 and '"again": true' in again.stdout, again.stderr
     async with running_bridge(ike_env.settings, ike_env.store):
         ok, log = await connect(mn1, tmp_path / "b1")
         assert ok, log
@@ -131,7 +140,7 @@ async def test_fqdn_identities_are_accepted_too(
     cert = subscribers.enroll(store, settings, ACTOR, "mn2@example.com", auth="cert").subscriber
     mn1, mn2 = clean_lab.mns
     for ident, out in (("mn@example.com", "b1"), ("mn2@example.com", "b2")):
-        files = bundle.mn_bundle(bundle.mn_bundle_input(store, settings, ident, fqdn_id=True))
+        files = mn_bundle.render(bundle.mn_bundle_input(store, settings, ident), fqdn_id=True)
         assert f'id = "{ident.split("@")[0]}.example.com"' in files["swanctl.conf"][0].decode()
         bundle.write_bundle(tmp_path / out, files)
     async with running_bridge(settings, store):

@@ -25,6 +25,7 @@ import pytest
 from bootstrap import migrate
 from bootstrap.services import bindings, bundle, subscribers
 from bootstrap.store.engine import Store
+from ikev2_glue import mn_bundle
 from tests.support import netlab as nl
 from tests.support.ikev2 import (
     ACTOR,
@@ -140,7 +141,8 @@ def radius_lab(rlab: RadiusLab) -> Iterator[RadiusLab]:
 
 
 async def connect(mn: nl.Mn, env: IkeEnv, identity: str, out: Path) -> tuple[bool, str]:
-    files = bundle.mn_bundle(bundle.mn_bundle_input(env.store, env.settings, identity))
+    files = mn_bundle.renderer_for(env.settings)(
+        bundle.mn_bundle_input(env.store, env.settings, identity))
     bundle.write_bundle(out, files)
     await asyncio.to_thread(mn.load_bundle, out)
     return await asyncio.to_thread(mn.initiate)

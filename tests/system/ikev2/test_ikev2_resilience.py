@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bootstrap.services import bindings, bundle, home_agents, subscribers
-from ikev2_glue import plan
+from ikev2_glue import mn_bundle, plan
 from tests.support import netlab as nl
 from tests.support.ikev2 import ACTOR, HA_FQDN, HaLab, IkeEnv, running_bridge, wait_until
 
@@ -27,7 +27,7 @@ async def test_kill_9_of_charon_resync_and_same_hoa(
 ) -> None:
     store, settings = ike_env.store, ike_env.settings
     sub = subscribers.enroll(store, settings, ACTOR, "mn@example.com").subscriber
-    bundle.write_bundle(tmp_path / "b", bundle.mn_bundle(
+    bundle.write_bundle(tmp_path / "b", mn_bundle.renderer_for(settings)(
         bundle.mn_bundle_input(store, settings, "mn@example.com")))
     mn = clean_lab.mns[0]
     async with running_bridge(settings, store) as bridge:
@@ -109,7 +109,7 @@ async def test_mobike_care_of_change_moves_the_binding(
 ) -> None:
     store, settings = ike_env.store, ike_env.settings
     sub = subscribers.enroll(store, settings, ACTOR, "mn@example.com").subscriber
-    bundle.write_bundle(tmp_path / "b", bundle.mn_bundle(
+    bundle.write_bundle(tmp_path / "b", mn_bundle.renderer_for(settings)(
         bundle.mn_bundle_input(store, settings, "mn@example.com")))
     mn, ns = clean_lab.mns[0], clean_lab.topo.mns[0]
     old, new = nl.care_of(1), "2001:db8:0:1::2:1"

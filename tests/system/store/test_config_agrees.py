@@ -34,6 +34,10 @@ BAD = {
         "[web]\nlogin_attempts = 0\n",
         "[web] login_attempts must be at least 1, not 0",
     ),
+    "[vici] radius_address": (
+        '[vici]\nenabled = true\nradius_address = "nowhere"\n',
+        "[vici] radius_address must be an IP address, not 'nowhere'",
+    ),
 }
 
 

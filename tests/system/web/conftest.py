@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient
 
 from bootstrap.store.engine import Store
 from bootstrap.web.app import create_app
+from ikev2_glue.mn_bundle import renderer_for
 from tests.support.web import World, build_world, clone_sqlite, pg_create, pg_drop, pg_world
 
 
@@ -65,4 +66,7 @@ def world_both(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World
 
 @pytest.fixture
 async def client(aiohttp_client: Any, world: World) -> TestClient:
-    return await aiohttp_client(create_app(world.settings, world.store))
+    # as bootstrapd wires it: the strongSwan face's bundle writer, injected
+    return await aiohttp_client(
+        create_app(world.settings, world.store, renderer_for(world.settings))
+    )

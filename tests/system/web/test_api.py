@@ -233,6 +233,21 @@ async def test_bundle_is_a_swanctl_tarball_offered_once(client: TestClient, worl
     assert_error(status, data, 404, "does not exist")
 
 
+async def test_bundle_download_without_a_renderer_is_refused_and_spends_nothing(
+    client: TestClient, world: World, aiohttp_client: Any
+) -> None:
+    await enroll(client, world)
+    # an app built without the strongSwan face's writer (bootstrapd always passes one)
+    bare = await aiohttp_client(create_app(world.settings, world.store))
+    status, data = await call(bare, world, "POST",
+                              "/api/v1/subscribers/mn@example.com/bundle", "operator")
+    assert_error(status, data, 503, "bootstrapctl export")
+    # the one download is still there for the real server
+    status, data = await call(client, world, "POST",
+                              "/api/v1/subscribers/mn@example.com/bundle", "operator")
+    assert status == 200 and isinstance(data, bytes)
+
+
 # ---------------------------------------------------------------- networks
 
 

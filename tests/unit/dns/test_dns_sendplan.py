@@ -21,7 +21,7 @@ import dns.rcode
 import pytest
 
 from bootstrap import config
-from bootstrap.dnsrecords import DesiredState, OutboxRow
+from bootstrap.dnsrecords import DesiredState, OutboxRow, RRset
 from bootstrap.domain import (
     AuthMethod,
     HAState,
@@ -380,3 +380,12 @@ def test_a_transfer_failure_names_the_transfer() -> None:
         "CONNREFUSED: transfer of zone example.com. at 192.0.2.53:53: connection refused "
         "(server down?)"
     )
+
+
+def test_liveness_enqueues_only_what_moved() -> None:
+    srv = RRset("_mip6._ipv6.example.com.", "SRV", ("10 100 0 ha1.example.com.",))
+    aaaa = RRset("ha1.example.com.", "AAAA", ("2001:db8:1::1",))
+    last = {(srv.name, srv.rdtype): srv.rdatas}
+    assert plan.moved(last, [srv, aaaa]) == [aaaa]  # never seen counts as moved
+    gone = RRset(srv.name, "SRV", ())
+    assert plan.moved(last, [gone]) == [gone]

@@ -1,25 +1,18 @@
-"""Pure parts of the bridge and its store services, without charon.
+"""Pure parts of the bridge and of the MN bundle, without charon or a store
+(the store services of the bridge: tests/system/ikev2/test_ikev2_bindings.py).
 
-Event messages are the HA-side messages recorded in the strongSwan lab
-(labs/strongswan/results/events-full.json), trimmed and as VICI delivers
-them (bytes).
+Event messages are HA-side messages as charon 5.9.8 sent them (recorded
+once with ``swanctl``-driven MNs), trimmed, and as VICI delivers them (bytes).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from pathlib import Path
-
 import pytest
-import sqlalchemy as sa
 
-from bootstrap import migrate
-from bootstrap.config import Settings
-from bootstrap.services import bindings, bundle, radius, subscribers
-from bootstrap.store.engine import Store
-from bootstrap.store.models import DnsOutbox
-from ikev2_glue import model, plan
-from tests.support.ikev2 import ACTOR, HA_FQDN, populate
+from bootstrap.domain import AuthMethod, SubscriberState
+from bootstrap.services import bundle, radius
+from ikev2_glue import mn_bundle, model, plan, radius_config
+from ikev2_glue.settings import AssignMode
 
 
 def b(obj: object) -> object:
@@ -82,7 +75,7 @@ HA = plan.HaSide("ha1.example.com", "2001:db8:1::1", "CERT", "CA")
 
 def creds(sid: int, **kw: object) -> plan.SubscriberCreds:
     base: dict[str, object] = dict(id=sid, identity=f"mn{sid}@example.com",
-                                   fqdn=f"mn{sid}.example.com", auth="eap", active=True,
+                                   fqdn=f"mn{sid}.example.com", auth=AuthMethod.EAP, active=True,
                                    hoa6=f"2001:db8:1::{sid:x}", eap_secret="s3cret")
     base.update(kw)
     return plan.SubscriberCreds(**base)  # type: ignore[arg-type]
@@ -99,7 +92,7 @@ def test_loadout_pins_one_hoa_per_identity() -> None:
     assert conn["children"]["mip6"]["local_ts"] == ["::/0", "0.0.0.0/0"]
     assert lo.shared == {"id": "eap-66", "type": "EAP", "data": "s3cret",
                          "owners": ["mn66@example.com"]}
-    cert = plan.subscriber_loadout(HA, creds(7, auth="cert", eap_secret=None))
+    cert = plan.subscriber_loadout(HA, creds(7, auth=AuthMethod.CERT, eap_secret=None))
     assert cert is not None and cert.shared is None
     assert cert.conn["sub-7"]["remote-1"] == {"auth": "pubkey", "id": "mn7@example.com"}
     assert plan.subscriber_loadout(HA, creds(8, active=False)) is None
@@ -120,99 +113,31 @@ def test_plan_sync_loads_changes_only_and_removes_the_rest() -> None:
 
 def test_nt_hash_and_conninfo() -> None:
     assert radius.nt_hash("password") == "8846f7eaee8fb117ad06bdd830b7586c"
-    assert radius.conninfo("postgresql+psycopg://radius@/store?host=/var/run/postgresql") == (
-        "host=/var/run/postgresql dbname=store user=radius"
-    )
-    assert radius.conninfo("postgresql://u:pw@127.0.0.1:5433/db", "rad") == (
+    url = "postgresql+psycopg://radius@/store?host=/var/run/postgresql"
+    assert radius_config.conninfo(url) == "host=/var/run/postgresql dbname=store user=radius"
+    assert radius_config.conninfo("postgresql://u:pw@127.0.0.1:5433/db", "rad") == (
         "host=127.0.0.1 port=5433 dbname=db user=rad"
     )
 
 
 def test_mn_bundle_is_a_swanctl_dir_with_private_secrets() -> None:
-    sub = bundle.SubscriberCredentials(1, "mn@example.com", "mn.example.com", "eap", "active",
-                                       "2001:db8:1::5", "192.0.2.5", eap_secret="pw")
-    files = bundle.mn_bundle(bundle.MnBundleInput(sub, "ha1.example.com", "2001:db8:1::1", "CA"))
+    sub = bundle.SubscriberCredentials(1, "mn@example.com", "mn.example.com", AuthMethod.EAP,
+                                       SubscriberState.ACTIVE, "2001:db8:1::5", "192.0.2.5",
+                                       eap_secret="pw")
+    files = mn_bundle.render(bundle.MnBundleInput(sub, "ha1.example.com", "2001:db8:1::1", "CA"))
     assert files["swanctl.conf"][1] == 0o600 and files["x509ca/ca.pem"] == (b"CA", 0o644)
     conf = files["swanctl.conf"][0].decode()
     for line in ("remote_addrs = 2001:db8:1::1", "vips = ::, 0.0.0.0",
                  "remote_ts = ::/0, 0.0.0.0/0", 'eap_id = "mn@example.com"',
                  'secret = "pw"', 'id = "ha1.example.com"'):
         assert line in conf
-    cert = bundle.SubscriberCredentials(2, "c@example.com", "c.example.com", "cert", "active",
-                                        "2001:db8:1::6", None, cert_pem="C", key_pem=b"K")
-    per_sub = bundle.mn_bundle(bundle.MnBundleInput(cert, "ha", "2001:db8:1::1", "CA"))
+    cert = bundle.SubscriberCredentials(2, "c@example.com", "c.example.com", AuthMethod.CERT,
+                                        SubscriberState.ACTIVE, "2001:db8:1::6", None,
+                                        cert_pem="C", key_pem=b"K")
+    per_sub = mn_bundle.render(bundle.MnBundleInput(cert, "ha", "2001:db8:1::1", "CA"))
     assert per_sub["private/mn.key.pem"] == (b"K", 0o600)
     assert "auth = pubkey\n      id = \"c@example.com\"" in per_sub["swanctl.conf"][0].decode()
-    rad = bundle.mn_bundle(bundle.MnBundleInput(cert, "ha", "2001:db8:1::1", "CA", "radius"))
+    rad = mn_bundle.render(bundle.MnBundleInput(cert, "ha", "2001:db8:1::1", "CA"),
+                           AssignMode.RADIUS)
     assert "auth = eap-tls" in rad["swanctl.conf"][0].decode()
     assert "vips = ::\n" in rad["swanctl.conf"][0].decode()
-
-
-def test_bindings_open_move_rekey_close_and_reconcile(store: Store, settings: Settings) -> None:
-    populate(store, settings)
-    hoa = str(subscribers.enroll(store, settings, ACTOR, "mn@example.com").subscriber.hoas[0])
-    subscribers.enroll(store, settings, ACTOR, "other@example.com")
-    live = bindings.LiveSa("1", "mn@example.com", "2001:db8:0:1::1:1", 4500, (hoa,))
-    assert bindings.sa_up(store, HA_FQDN, live) is not None
-    assert bindings.sa_up(store, HA_FQDN, live) is not None  # idempotent
-    assert len(bindings.list_open(store, HA_FQDN)) == 1
-    # an FQDN identity (RFC 5026 ID_FQDN) names the same subscriber
-    fq = bindings.LiveSa("9", "mn.example.com", "2001:db8:0:1::1:9", 4500, (hoa,))
-    assert bindings.sa_up(store, HA_FQDN, fq) is not None
-    assert bindings.sa_down(store, HA_FQDN, "9")
-    assert bindings.sa_up(store, HA_FQDN, bindings.LiveSa("5", "nobody@example.com", "x", 1,
-                                                          ("2001:db8:1::99",))) is None
-    assert bindings.sa_moved(store, HA_FQDN, "1", "2001:db8:0:1::2:1", 4500)
-    assert bindings.sa_rekeyed(store, HA_FQDN, "1", "2")
-    (b1,) = bindings.list_open(store, HA_FQDN)
-    assert (b1.care_of, b1.ike_unique_id, b1.hoa) == ("2001:db8:0:1::2:1", "2", hoa)
-    # charon restarted: only SA 7 of "other" is alive
-    result = bindings.reconcile(store, HA_FQDN, [bindings.LiveSa(
-        "7", "other@example.com", "2001:db8:0:1::1:2", 4500, ("2001:db8:1::77",))])
-    assert (result.opened, result.closed, result.kept) == (1, 1, 0)
-    assert [b.identity for b in bindings.list_open(store, HA_FQDN)] == ["other@example.com"]
-    assert bindings.list_for(store, "mn@example.com")[0].down_at is not None
-    assert bindings.reconcile(store, HA_FQDN, [bindings.LiveSa(
-        "7", "other@example.com", "2001:db8:0:1::1:2", 4500, ("2001:db8:1::77",))]).kept == 1
-
-
-def test_registration_mode_publishes_on_first_up_and_withdraws_on_last_down(
-    store: Store, settings: Settings
-) -> None:
-    populate(store, settings, zones=("example.com",))
-    hoa = str(subscribers.enroll(store, settings, ACTOR, "mn@example.com").subscriber.hoas[0])
-
-    def aaaa_rows() -> list[list[str]]:
-        with store.session() as s:
-            q = (sa.select(DnsOutbox.rdatas)
-                 .where(DnsOutbox.name == "mn.example.com.", DnsOutbox.rdtype == "AAAA")
-                 .order_by(DnsOutbox.id))
-            return [list(r) for r in s.scalars(q)]
-
-    before = len(aaaa_rows())
-    up = bindings.LiveSa("1", "mn@example.com", "2001:db8:0:1::1:1", 4500, (hoa,))
-    bindings.sa_up(store, HA_FQDN, up, publish_dns=True)
-    bindings.sa_up(store, HA_FQDN, bindings.LiveSa("2", "mn@example.com", "c", 1, (hoa,)),
-                   publish_dns=True)
-    bindings.sa_down(store, HA_FQDN, "1", publish_dns=True)
-    rows = aaaa_rows()[before:]
-    assert rows == [[hoa]]  # second SA up and first down publish nothing
-    bindings.sa_down(store, HA_FQDN, "2", publish_dns=True, now=dt.datetime.now(dt.UTC))
-    assert aaaa_rows()[before:] == [[hoa], []]
-
-
-def test_migration_0002_upgrades_and_downgrades(tmp_path: Path, pg_url: str) -> None:
-    for url in (f"sqlite:///{tmp_path / 's.db'}", pg_url):
-        store = Store(url)
-        try:
-            migrate.upgrade(store)
-            views = set(sa.inspect(store.engine).get_view_names())
-            if store.is_postgresql:
-                assert {"radius_check", "radius_reply"} <= views
-            migrate.downgrade(store, "0001")
-            assert not {"radius_check", "radius_reply"} & set(
-                sa.inspect(store.engine).get_view_names())
-            migrate.upgrade(store)
-            assert migrate.current_revision(store) == migrate.head_revision(store)
-        finally:
-            store.dispose()
