@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from bootstrap import rules
 from bootstrap.domain import HAInfo, HomeAgent, HomeNetwork, Snapshot
 
-from . import names, wire4, wire6
+from . import intake, names, wire4, wire6
 from .links import LinkBindings
 from .wire6 import (
     HAA,
@@ -67,6 +67,7 @@ DROP_REASONS = (
     NOT_REQUEST,
     NO_CIADDR,
     RATE_LIMITED,
+    *intake.REASONS,
 )
 
 _STATEFUL6 = {wire6.SOLICIT, wire6.REQUEST, wire6.CONFIRM, wire6.RENEW, wire6.REBIND}

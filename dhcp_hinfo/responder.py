@@ -68,12 +68,20 @@ class Responder:
         self.view = HomeView(snapshot)
         self._cache.clear()
 
-    def _drop(self, family: str, reason: str, mono: float, detail: str = "") -> None:
+    def count_drop(self, family: str, reason: str, n: int = 1) -> None:
+        """Count ``n`` datagrams dropped before they reached us (the transport's intake bound)."""
+        self._received[family].inc(n)
+        self._counter(family, reason).inc(n)
+
+    def _counter(self, family: str, reason: str) -> Counter:
         counter = self._drop_counters.get((family, reason))
         if counter is None:
             counter = metrics.DROPPED.labels(family, reason)
             self._drop_counters[(family, reason)] = counter
-        counter.inc()
+        return counter
+
+    def _drop(self, family: str, reason: str, mono: float, detail: str = "") -> None:
+        self._counter(family, reason).inc()
         if self.gate.should_log(family + reason, mono):
             log.info(
                 "DHCPv%s: dropping %s%s (logged once per %.0f s)",

@@ -86,7 +86,7 @@ async def serve(ctx: ServiceContext) -> None:
             sock6 = _open(
                 lambda: open6(l6.host, l6.port, list(l6.interfaces)), f"[{l6.host}]:{l6.port}"
             )
-            endpoints.append(Endpoint(sock6, on6))
+            endpoints.append(Endpoint(sock6, on6, functools.partial(responder.count_drop, "6")))
             joined = f", ff02::1:2 on {', '.join(l6.interfaces)}" if l6.interfaces else ""
             where.append(f"DHCPv6 on [{l6.host}]:{l6.port}{joined}")
         if (l4 := cfg.listen4) is not None:
@@ -95,7 +95,7 @@ async def serve(ctx: ServiceContext) -> None:
                 sock4 = _open(
                     functools.partial(open4, l4.host, l4.port, iface), f"{l4.host}:{l4.port}"
                 )
-                endpoints.append(Endpoint(sock4, on4))
+                endpoints.append(Endpoint(sock4, on4, functools.partial(responder.count_drop, "4")))
             where.append(f"DHCPv4 INFORM on {l4.host}:{l4.port}")
         for ep in endpoints:
             ep.start()

@@ -10,7 +10,7 @@ each step touches the whole batch at once instead of one row:
    a rerun after a crash completes the import) and FQDNs taken by others;
 3. home agents are chosen per row by the enrollment rule over in-memory
    counts (:func:`bootstrap.rules.best_many`), and claimed with one guarded counter update per HA
-   per batch (:func:`.ha_slots.claim`): capacity holds under
+   per batch (:func:`.slots.claim` with a count): capacity holds under
    concurrent writers because the database checks ``assigned + n <= capacity``;
 4. EAP secrets are generated, Fernet-encrypted and NT-hashed in Python;
 5. one ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` per batch for the
@@ -44,14 +44,23 @@ from .. import domain, rules
 from ..config import Settings
 from ..errors import BootstrapError, ValidationError
 from ..store import bulkload
-from ..store.models import Base, DnsOutbox, HomeAddress, HomeAgent, Network, Subscriber, utcnow
+from ..store.models import (
+    AuditLog,
+    Base,
+    DnsOutbox,
+    HomeAddress,
+    HomeAgent,
+    Network,
+    Subscriber,
+    utcnow,
+)
 from . import (
     allocation,
     audit,
     credentials,
-    ha_slots,
     outbox,
     radius,
+    slots,
     subscribers,
     validate,
     versions,
@@ -204,7 +213,7 @@ def _assign_home_agents(
         for _ in range(MAX_HA_ROUNDS):
             if not pending:
                 break
-            agents = ha_slots.current_of(session, net.id, net.name)
+            agents = slots.agents_of(session, net.id, net.name)
             choices = rules.best_many(agents, len(pending), utcnow(), timeout, _rng)
             plan: dict[int, list[_Candidate]] = defaultdict(list)
             unplaced: list[_Candidate] = []
@@ -216,7 +225,7 @@ def _assign_home_agents(
                 plan[ha.id].append(c)
             retry: list[_Candidate] = []
             for ha_id, members in plan.items():
-                if ha_slots.claim(session, ha_id, len(members)):
+                if slots.claim(session, ha_id, len(members)):
                     placed.extend(members)
                 else:  # another writer took slots meanwhile: re-plan these rows
                     retry.extend(members)
@@ -350,7 +359,7 @@ def _recheck_lost(session: Session, lost: list[_Candidate], out: BatchResult) ->
             reason = f"fqdn {c.fqdn!r} already belongs to another subscriber"
             out.rejected.append((c.row.line, c.row.identity, reason))
     for ha_id, n in per_ha.items():
-        ha_slots.release(session, ha_id, n)
+        slots.release(session, ha_id, n)
 
 
 def _write_side_effects(
@@ -403,4 +412,10 @@ def _write_side_effects(
     versions.bump(session, versions.SUBSCRIBERS)
 
 
-__all__ = ["BatchResult", "Row", "enroll_batch"]
+def analyze_after_import(session: Session) -> None:
+    """New planner statistics for the tables an import grew (see :func:`bulkload.analyze`)."""
+    tables = (Subscriber, HomeAddress, AuditLog, DnsOutbox)
+    bulkload.analyze(session, [_table(m) for m in tables])
+
+
+__all__ = ["BatchResult", "Row", "analyze_after_import", "enroll_batch"]

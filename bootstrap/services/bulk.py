@@ -146,7 +146,7 @@ def import_rows(
     each committed batch's result (its new secrets included) before the next
     batch starts.
     """
-    from .batch_enroll import enroll_batch  # SQLAlchemy and cryptography: not for parse_csv
+    from .batch_enroll import analyze_after_import, enroll_batch  # not needed by parse_csv
 
     result = ImportResult()
     batch: list[Row] = []
@@ -185,6 +185,9 @@ def import_rows(
         if len(batch) >= batch_size:
             flush()
     flush()
+    if result.enrolled:
+        with store.session() as s:
+            analyze_after_import(s)
     result.rejected.sort()
     return result
 

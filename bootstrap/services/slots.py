@@ -4,8 +4,8 @@ Enrollment claims a slot on the best live HA of the network, reassignment
 moves a subscriber's slot to another HA, revocation releases it; all three
 go through here.  A claim is one guarded statement::
 
-    UPDATE home_agents SET assigned = assigned + 1
-     WHERE id = :id AND assigned < capacity AND state = 'active'
+    UPDATE home_agents SET assigned = assigned + :n
+     WHERE id = :id AND assigned + :n <= capacity AND state = 'active'
 
 so two writers on different hosts sharing one PostgreSQL can never both take
 the last slot (the loser sees rowcount 0 and draws again from fresh counts),
@@ -32,27 +32,28 @@ MAX_TRIES = 8
 """Draws before giving up when other writers keep taking the chosen HA's last slot."""
 
 
-def claim(session: Session, ha_id: int) -> bool:
-    """Take one slot on HA ``ha_id``; False when it is full or no longer active."""
+def claim(session: Session, ha_id: int, n: int = 1) -> bool:
+    """Take ``n`` slots on HA ``ha_id`` at once; False (none taken) when they do not all fit
+    or it is no longer active.  Bulk import claims a whole batch's slots of one HA so."""
     result = session.execute(
         update(HomeAgent)
         .where(
             HomeAgent.id == ha_id,
-            HomeAgent.assigned < HomeAgent.capacity,
+            HomeAgent.assigned + n <= HomeAgent.capacity,
             HomeAgent.state == domain.HAState.ACTIVE.value,
         )
-        .values(assigned=HomeAgent.assigned + 1)
+        .values(assigned=HomeAgent.assigned + n)
         .execution_options(synchronize_session=False)
     )
     return getattr(result, "rowcount", 1) == 1
 
 
-def release(session: Session, ha_id: int) -> None:
-    """Give back one slot on HA ``ha_id`` (never below zero)."""
+def release(session: Session, ha_id: int, n: int = 1) -> None:
+    """Give back ``n`` slots on HA ``ha_id`` (never below zero)."""
     session.execute(
         update(HomeAgent)
-        .where(HomeAgent.id == ha_id, HomeAgent.assigned > 0)
-        .values(assigned=HomeAgent.assigned - 1)
+        .where(HomeAgent.id == ha_id, HomeAgent.assigned >= n)
+        .values(assigned=HomeAgent.assigned - n)
         .execution_options(synchronize_session=False)
     )
 

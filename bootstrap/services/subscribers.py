@@ -16,7 +16,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -267,24 +267,33 @@ def list_page(
             allowed = ", ".join(x.value for x in domain.SubscriberState)
             raise ValidationError(f"state must be one of {allowed}, not {state!r}") from None
     with store.session() as s:
-        q = select(Subscriber)
+        t = Subscriber.__table__.c
+        conds: list[ColumnElement[bool]] = []
         if network is not None:
-            q = q.where(Subscriber.network_id == networks.row_by_domain(s, network).id)
+            conds.append(t.network_id == networks.row_by_domain(s, network).id)
         if state is not None:
-            q = q.where(Subscriber.state == state)
-        if search and search.strip():
-            like = validate.like_pattern(validate.text(search, "search").strip())
-            q = q.where(
-                or_(
-                    Subscriber.identity.like(like, escape="\\"),
-                    Subscriber.fqdn.like(like, escape="\\"),
-                )
-            )
-        total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+            conds.append(t.state == state)
+        search = validate.text(search, "search").strip() if search else None
+        if search:
+            like = validate.like_pattern(search)
+            conds.append(or_(t.identity.like(like, escape="\\"), t.fqdn.like(like, escape="\\")))
+        keys = select(t.identity).where(*conds).order_by(t.identity).limit(limit).offset(offset)
+        if search:
+            # A substring cannot use an index: one scan yields the page and the total.
+            got = s.execute(keys.add_columns(func.count().over())).all()
+            idents = [r[0] for r in got]
+            total = got[0][1] if got else None
+        else:
+            # The page's keys from the identity index alone (no row is read for the
+            # rows skipped by the offset), the rows of the page only after.
+            idents = list(s.scalars(keys))
+            total = None
+        if total is None:
+            total = s.scalar(select(func.count()).select_from(Subscriber).where(*conds)) or 0
         rows = s.scalars(
-            q.order_by(Subscriber.identity)
-            .limit(limit)
-            .offset(offset)
+            select(Subscriber)
+            .where(Subscriber.identity.in_(idents))
+            .order_by(Subscriber.identity)
             .options(
                 selectinload(Subscriber.addresses),
                 selectinload(Subscriber.network),

@@ -124,3 +124,19 @@ def insert_new(
         f" ON CONFLICT DO NOTHING RETURNING {ret}"
     )
     return list(conn.exec_driver_sql(sql, tuple(values)))
+
+
+def analyze(session: Session, tables: Sequence[Table]) -> None:
+    """Refresh the planner's statistics of ``tables`` after a bulk change.
+
+    Without them SQLite has none at all and PostgreSQL keeps those of the
+    nearly empty table until autovacuum comes by, and both then pick plans
+    that read every subscriber for a page of 50 (a state filter sorted by
+    identity, an offset walked through the table instead of its index).
+    """
+    conn = session.connection()
+    if _is_postgresql(session):
+        conn.exec_driver_sql("ANALYZE " + ", ".join(f'"{t.name}"' for t in tables))
+        return
+    for t in tables:
+        conn.exec_driver_sql(f'ANALYZE "{t.name}"')

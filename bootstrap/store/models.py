@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -182,7 +183,23 @@ class DnsOutbox(Base):
     """
 
     __tablename__ = "dns_outbox"
-    __table_args__ = (Index("ix_dns_outbox_pending", "done_at", "next_attempt_at", "id"),)
+    __table_args__ = (
+        Index("ix_dns_outbox_pending", "done_at", "next_attempt_at", "id"),
+        # Partial indexes over the rows not yet done, however long the history of done
+        # rows grows: the claim's id order, the dashboard's depth, oldest and failing.
+        Index(
+            "ix_dns_outbox_open",
+            "id",
+            postgresql_where=text("done_at IS NULL"),
+            sqlite_where=text("done_at IS NULL"),
+        ),
+        Index(
+            "ix_dns_outbox_failing",
+            "id",
+            postgresql_where=text("done_at IS NULL AND attempts > 0"),
+            sqlite_where=text("done_at IS NULL AND attempts > 0"),
+        ),
+    )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     zone: Mapped[str | None] = mapped_column(String(253), index=True)
     name: Mapped[str] = mapped_column(String(253), index=True)

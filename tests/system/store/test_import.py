@@ -180,3 +180,27 @@ def test_kill_9_mid_import_then_the_same_command_completes(
     out = json.loads(again.stdout)
     assert out["existing"] == partial and out["enrolled"] == n - partial
     assert sum(_consistent(example_store).values()) == n
+
+
+def test_pages_of_an_imported_store_cover_every_subscriber_once(
+    example_store: Store, settings: Settings
+) -> None:
+    from bootstrap.services import subscribers
+
+    bulk.import_rows(example_store, settings, TEST_ACTOR, _rows(120), 50)
+    subscribers.suspend(example_store, settings, TEST_ACTOR, "mn7@example.com")
+    seen: list[str] = []
+    for offset in range(0, 140, 25):
+        page, total = subscribers.list_page(example_store, limit=25, offset=offset)
+        assert total == 120
+        seen += [s.identity for s in page]
+    assert seen == sorted(f"mn{i}@example.com" for i in range(120))
+    page, total = subscribers.list_page(example_store, search="mn1", limit=5, offset=0)
+    assert total == 31  # mn1, mn10..mn19, mn100..mn119
+    matching = sorted(f"mn{i}@example.com" for i in range(120) if str(i).startswith("1"))
+    assert [s.identity for s in page] == matching[:5]
+    assert subscribers.list_page(example_store, search="mn1", limit=5, offset=100) == ([], 31)
+    page, total = subscribers.list_page(example_store, state="suspended")
+    assert total == 1 and [s.identity for s in page] == ["mn7@example.com"]
+    page, total = subscribers.list_page(example_store, network="example.com", limit=1, offset=119)
+    assert total == 120 and page[0].identity == seen[-1] and page[0].hoas
