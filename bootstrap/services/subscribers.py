@@ -113,7 +113,7 @@ def enroll_in(
         raise ValidationError(f"auth must be 'eap' or 'cert', not {auth!r}") from None
     net = networks.row_by_domain(session, network or realm)
     if ipv4 and not net.ipv4_pool:
-        raise ValidationError(f"network {net.domain!r} has no IPv4 pool, so --ipv4 cannot be met")
+        raise Conflict(f"network {net.domain!r} has no IPv4 pool, so --ipv4 cannot be met")
     clash = session.execute(
         select(Subscriber.identity, Subscriber.fqdn).where(
             or_(Subscriber.identity == ident, Subscriber.fqdn == name)

@@ -46,16 +46,6 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
-    # pysqlite opens a transaction only before its first INSERT/UPDATE/DELETE, so a SAVEPOINT
-    # issued before that starts one of its own, and releasing it COMMITS: the first row of
-    # every import batch used to be committed on its own, ahead of the batch.  The driver is
-    # told to leave transactions to us, and _sqlite_begin emits the BEGIN (SQLAlchemy's
-    # documented recipe for SQLite savepoints).
-    dbapi_conn.isolation_level = None
-
-
-def _sqlite_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -64,7 +54,6 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     # No server-side prepared statements: psycopg prepares a query after its 5th run, and

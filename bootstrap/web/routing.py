@@ -61,7 +61,8 @@ class RouteSpec:
     summary: str
     body: dict[str, Any] | None = None
     returns: dict[str, Any] | None = None
-    query: dict[str, tuple[str, str]] = field(default_factory=dict)
+    query: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    """``{name: (json type, text)}`` or ``(json type, text, {extra schema keys})``"""
     status: int = 200
     tag: str = ""
 

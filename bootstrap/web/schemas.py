@@ -120,18 +120,23 @@ def check(schema: dict[str, Any], data: Any) -> dict[str, Any]:
 
 
 ROLE = ("viewer", "operator", "admin")
+# Patterns the OpenAPI document publishes (what the service layer enforces; the end of
+# text is written (?![\s\S]) because Python's $ also matches before a final newline).
+_DNS = (r"^(?=.{1,253}\.?(?![\s\S]))(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
+        r"(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.[A-Za-z0-9-]*[A-Za-z-][A-Za-z0-9-]*\.?(?![\s\S])")
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}(?![\s\S])"
 
 ENROLL = obj(
     ("identity",),
     identity=string("NAI of the mobile node, e.g. mn@example.com", minLength=1),
-    network=string("Home network domain; default: the identity's domain"),
-    fqdn=string("Host name; default: derived from the identity"),
+    network=string("Home network domain; default: the identity's domain", pattern=_DNS),
+    fqdn=string("Host name; default: derived from the identity", pattern=_DNS),
     auth=string("IKEv2 authentication of the MN", ("eap", "cert")),
     ipv4=boolean("Also assign an IPv4 home address (dual stack)"),
 )
 NETWORK_ADD = obj(
     ("domain", "prefix"),
-    domain=string("MSP domain of the home network", minLength=1),
+    domain=string("MSP domain of the home network", minLength=1, pattern=_DNS),
     prefix=string("IPv6 home prefix, /64 or shorter", minLength=1),
     ipv4_pool=string("IPv4 home-address pool (/16 to /30)"),
     zones=strings("DNS zones to publish into"),
@@ -144,8 +149,8 @@ NETWORK_EDIT = obj(
 )
 HA_ADD = obj(
     ("fqdn", "network", "address"),
-    fqdn=string("Home agent host name", minLength=1),
-    network=string("Home network domain", minLength=1),
+    fqdn=string("Home agent host name", minLength=1, pattern=_DNS),
+    network=string("Home network domain", minLength=1, pattern=_DNS),
     address=string("IPv6 address of the home agent", minLength=1),
     ipv4=string("IPv4 address (DSMIPv6)"),
     priority=integer("SRV priority", 0, 65535),
@@ -155,19 +160,19 @@ HA_ADD = obj(
 )
 OPERATOR_ADD = obj(
     ("name", "role", "password"),
-    name=string("Login name", minLength=1),
+    name=string("Login name", minLength=1, pattern=_NAME),
     role=string("Role", ROLE),
-    password=string("Password (at least 12 characters)", minLength=1),
+    password=string("Password (at least 12 characters)", minLength=12, maxLength=1024),
 )
 OPERATOR_EDIT = obj(
     (),
     role=string("Role", ROLE),
     disabled=boolean("Lock (true) or unlock (false) the account"),
-    password=string("New password (at least 12 characters)"),
+    password=string("New password (at least 12 characters)", minLength=12, maxLength=1024),
 )
 TOKEN_ADD = obj(
     ("name", "role"),
-    name=string("Token name", minLength=1),
+    name=string("Token name", minLength=1, pattern=_NAME),
     role=string("Role", ROLE),
     days=number("Lifetime in days (default: no expiry)", 0, MAX_TOKEN_DAYS),
 )

@@ -98,7 +98,10 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         message = _HTTP_MESSAGES.get(exc.status) or exc.reason or "request refused"
         if exc.text and not exc.text.startswith(f"{exc.status}:"):
             message = exc.text
-        return error_response(request, exc.status, message)
+        resp = error_response(request, exc.status, message)
+        if "Allow" in exc.headers:  # RFC 9110 section 15.5.6: a 405 lists what is allowed
+            resp.headers["Allow"] = exc.headers["Allow"]
+        return resp
     except asyncio.CancelledError:
         raise
     except Exception:
