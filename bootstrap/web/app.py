@@ -15,7 +15,7 @@ from ..config import Settings
 from ..services.bundle import Renderer
 from ..services.operators import LoginLimiter
 from ..store.engine import Store
-from . import api, bundles, metrics, openapi, pages
+from . import api, bundles, metrics, openapi, pages, protocol_log
 from .routing import LIMITER, SETTINGS, SPECS, STORE, WEB, RouteSpec
 from .security import auth_middleware, errors_middleware, security_headers
 from .settings import from_settings
@@ -39,6 +39,7 @@ def create_app(
     composition root passes the strongSwan face's (the web face imports no
     other face); without one those routes answer 503.
     """
+    protocol_log.install()
     app = web.Application(
         middlewares=[errors_middleware, auth_middleware], client_max_size=MAX_BODY
     )

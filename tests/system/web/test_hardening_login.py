@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
@@ -94,3 +95,24 @@ async def test_wrong_passwords_from_one_source_lock_only_that_pair(
     assert await _try_login(client, "oper", PASSWORDS["oper"], "198.51.100.7") == 303
     assert await _try_login(client, "view", PASSWORDS["view"], "198.51.100.66") == 303
 
+
+
+async def test_malformed_header_is_one_info_line(
+    aiohttp_server: Any, world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Finding 9: aiohttp logged a malformed request header as an ERROR with a traceback."""
+    import asyncio
+    import logging
+
+    server = await aiohttp_server(create_app(world.settings, world.store))
+    with caplog.at_level(logging.DEBUG):
+        reader, writer = await asyncio.open_connection(server.host, server.port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Probe: a\x00b\r\n\r\n")
+        await writer.drain()
+        status = await reader.readline()
+        writer.close()
+        await asyncio.sleep(0.1)
+    assert b" 400 " in status
+    records = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert records and all(r.levelno < logging.WARNING and r.exc_info is None for r in records)
+    assert all("\x00" not in r.getMessage() for r in caplog.records)
