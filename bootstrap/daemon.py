@@ -46,7 +46,7 @@ def bundle_renderer(settings: Settings) -> Renderer:
     return factory(settings)
 
 
-STOP_GRACE = 3.0
+STOP_GRACE = 2.0
 """Seconds the services get to stop after SIGTERM: a service manager's stop must work."""
 
 
@@ -77,7 +77,14 @@ def hard_stop_after(seconds: float, code: int) -> None:
     """
 
     def expire() -> None:
-        print("bootstrapd: a worker thread is still busy; exiting now", file=sys.stderr)
+        frames = sys._current_frames()
+        busy = [
+            f"{t.name} in {frames[t.ident].f_code.co_name}"
+            for t in threading.enumerate()
+            if t is not threading.current_thread() and t.ident in frames and not t.daemon
+        ]
+        print("bootstrapd: still busy after SIGTERM: " + (", ".join(busy) or "-")
+              + "; exiting now", file=sys.stderr)
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
@@ -121,7 +128,7 @@ async def run(settings: Settings, only: str | None = None) -> int:
             code = 1
         else:
             print(f"bootstrapd: {task.get_name()} stopped", file=sys.stderr)
-    hard_stop_after(STOP_GRACE + 1.5, code)
+    hard_stop_after(STOP_GRACE + 1.0, code)
     stopper.cancel()
     stuck = await stop_tasks([*tasks.values(), stopper], STOP_GRACE)
     for task in stuck:

@@ -122,21 +122,22 @@ def check(schema: dict[str, Any], data: Any) -> dict[str, Any]:
 ROLE = ("viewer", "operator", "admin")
 # Patterns the OpenAPI document publishes (what the service layer enforces; the end of
 # text is written (?![\s\S]) because Python's $ also matches before a final newline).
-_DNS = (r"^(?=.{1,253}\.?(?![\s\S]))(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
-        r"(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.[A-Za-z0-9-]*[A-Za-z-][A-Za-z0-9-]*\.?(?![\s\S])")
+_DNS = (r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+        r"[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?(?![\s\S])")
+_DNS_NAME: dict[str, Any] = {"pattern": _DNS, "maxLength": 253}
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}(?![\s\S])"
 
 ENROLL = obj(
     ("identity",),
     identity=string("NAI of the mobile node, e.g. mn@example.com", minLength=1),
-    network=string("Home network domain; default: the identity's domain", pattern=_DNS),
-    fqdn=string("Host name; default: derived from the identity", pattern=_DNS),
+    network=string("Home network domain; default: the identity's domain", **_DNS_NAME),
+    fqdn=string("Host name; default: derived from the identity", **_DNS_NAME),
     auth=string("IKEv2 authentication of the MN", ("eap", "cert")),
     ipv4=boolean("Also assign an IPv4 home address (dual stack)"),
 )
 NETWORK_ADD = obj(
     ("domain", "prefix"),
-    domain=string("MSP domain of the home network", minLength=1, pattern=_DNS),
+    domain=string("MSP domain of the home network", minLength=1, **_DNS_NAME),
     prefix=string("IPv6 home prefix, /64 or shorter", minLength=1),
     ipv4_pool=string("IPv4 home-address pool (/16 to /30)"),
     zones=strings("DNS zones to publish into"),
@@ -149,8 +150,8 @@ NETWORK_EDIT = obj(
 )
 HA_ADD = obj(
     ("fqdn", "network", "address"),
-    fqdn=string("Home agent host name", minLength=1, pattern=_DNS),
-    network=string("Home network domain", minLength=1, pattern=_DNS),
+    fqdn=string("Home agent host name", minLength=1, **_DNS_NAME),
+    network=string("Home network domain", minLength=1, **_DNS_NAME),
     address=string("IPv6 address of the home agent", minLength=1),
     ipv4=string("IPv4 address (DSMIPv6)"),
     priority=integer("SRV priority", 0, 65535),
