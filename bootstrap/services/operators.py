@@ -461,7 +461,7 @@ class LoginLimiter:
     ) -> None:
         self.attempts = attempts
         self.window = window
-        self.ceiling = ceiling if ceiling is not None else max(20 * attempts, 50)
+        self.ceiling = ceiling if ceiling is not None else 20 * max(attempts, 1)
         self.max_backoff = max(max_backoff, window)
         self._clock = clock
         self._failures: dict[tuple[str, str], deque[float]] = {}
