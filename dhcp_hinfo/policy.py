@@ -352,7 +352,7 @@ def answer4(
 
     The ACK goes to ``ciaddr`` (direct) or ``giaddr`` (relayed), addresses the
     datagram itself names, so a forged one would make us send to anyone
-    (seen: 34.0.2.100, 0.0.0.169).  With the datagram's ``source`` known, a
+    (seen: 34.0.2.100, 0.0.0.169); never to broadcast or multicast.  With the datagram's ``source`` known, a
     direct INFORM is answered only when ``ciaddr`` is that source, a relayed one
     only when ``giaddr`` is the source or lies in a prefix bound in
     ``[dhcp4] links`` (a relay may send from another of its addresses).
@@ -369,7 +369,7 @@ def answer4(
     if frame.ciaddr.is_unspecified:
         return Drop(NO_CIADDR)
     target = frame.giaddr if relayed else frame.ciaddr
-    if target.is_multicast or target.is_loopback or target == _BROADCAST4:
+    if target.is_multicast or target == _BROADCAST4:
         return Drop(SPOOFED)
     if source is not None:
         if not relayed and frame.ciaddr != source:

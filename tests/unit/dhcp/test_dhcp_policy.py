@@ -453,7 +453,7 @@ def test_inform_is_answered_only_at_the_address_it_came_from() -> None:
     for forged in ("34.0.2.100", "0.0.0.169", "192.0.2.101"):
         got = policy.answer4(frame, arrival, view, POLICY, NOW, rng, ip.IPv4Address(forged))
         assert got == Drop(policy.SPOOFED), forged
-    for target in ("255.255.255.255", "224.0.0.1", "127.0.0.1"):
+    for target in ("255.255.255.255", "224.0.0.1", "239.1.2.3"):
         got = policy.answer4(inform(wire4.ParameterRequestList((1, 68)), ciaddr=target),
                              arrival, view, POLICY, NOW, rng, None)
         assert got == Drop(policy.SPOOFED), target
