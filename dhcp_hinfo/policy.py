@@ -351,11 +351,12 @@ def answer4(
     """The DHCPACK to a DHCPINFORM (RFC 2131 §3.4, §4.3.5), or why it is dropped.
 
     The ACK goes to ``ciaddr`` (direct) or ``giaddr`` (relayed), addresses the
-    datagram itself names, so a forged one would make us send to anyone
-    (seen: 34.0.2.100, 0.0.0.169); never to broadcast or multicast.  With the datagram's ``source`` known, a
-    direct INFORM is answered only when ``ciaddr`` is that source, a relayed one
-    only when ``giaddr`` is the source or lies in a prefix bound in
-    ``[dhcp4] links`` (a relay may send from another of its addresses).
+    datagram itself names, so a forged one would make us send to anyone (seen:
+    34.0.2.100, 0.0.0.169); never to broadcast or multicast.  With the
+    datagram's ``source`` known, a direct INFORM is answered only when
+    ``ciaddr`` is that source, a relayed one only when ``giaddr`` is the source
+    or lies in a prefix bound in ``[dhcp4] links`` (a relay may send from
+    another of its addresses).
     """
     if frame.op != wire4.BOOTREQUEST:
         return Drop(SERVER_MESSAGE)

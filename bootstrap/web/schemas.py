@@ -111,7 +111,11 @@ def check(schema: dict[str, Any], data: Any) -> dict[str, Any]:
         if "exclusiveMinimum" in prop and value <= prop["exclusiveMinimum"]:
             raise ValidationError(f"field {name!r} must be more than {prop['exclusiveMinimum']}")
         if kind == "string" and "minLength" in prop and len(value) < prop["minLength"]:
-            raise ValidationError(f"field {name!r} must not be empty")
+            least = prop["minLength"]
+            raise ValidationError(
+                f"field {name!r} must not be empty" if least == 1
+                else f"field {name!r} must have at least {least} characters"
+            )
         if kind == "string" and "maxLength" in prop and len(value) > prop["maxLength"]:
             raise ValidationError(f"field {name!r} must be at most {prop['maxLength']} characters")
         for item in value if kind == "array" else [value] if kind == "string" else []:
