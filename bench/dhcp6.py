@@ -7,13 +7,18 @@ One run, same machine, same generator (bench/dhcp_loadgen.py), same request
 1. ``bootstrapd --only dhcp`` answering from a temporary SQLite store that holds
    the same home information as the Kea config (visited.example bound to the
    link, home.example for the HNIDF, a third network for UDINF);
-2. ``kea-dhcp6`` (single-threaded, Debian default) with the lab's option-defs.
+2. ``kea-dhcp6`` with the lab's option-defs, multi-threaded (``--kea-threads``,
+   default 2; 0 = single-threaded, the Debian default).
 
 Both targets run at once (each in its own namespace pair) and the rate steps
 alternate between them, so outside load hits both alike.  A step passes when
 one of ``--tries`` attempts loses no reply; the last passing step is the
-target's figure, with the generator's p50/p99 latency there.  Prints a table
-and the ratio ours / Kea.  Machines are noisy: compare within one run only.
+target's figure, with the generator's p50/p99 latency there.  Then each
+target runs at half its own ceiling (the p99 there is the tail latency goal)
+and at 1.5x its ceiling (overload: what is answered and how fast; our
+responder sheds requests that waited too long instead of answering late).
+Prints the tables and the ratio ours / Kea.  Machines are noisy: compare
+within one run only.
 
     .venv/bin/python bench/dhcp6.py [--duration 5] [--rates 2000,4000,...]
 """
@@ -178,7 +183,7 @@ level = "warning"
     raise SystemExit("bootstrapd did not start")
 
 
-def start_kea(tmp: Path) -> subprocess.Popen[str]:
+def start_kea(tmp: Path, threads: int = 2) -> subprocess.Popen[str]:
     srv, _, srv_if, _ = PAIRS["kea"]
     run = tmp / "kea"
     run.mkdir()
@@ -193,7 +198,15 @@ def start_kea(tmp: Path) -> subprocess.Popen[str]:
                 "identifier": "0102030405060708",
                 "persist": False,
             },
-            "multi-threading": {"enable-multi-threading": False},
+            "multi-threading": (
+                {
+                    "enable-multi-threading": True,
+                    "thread-pool-size": threads,
+                    "packet-queue-size": 64,
+                }
+                if threads
+                else {"enable-multi-threading": False}
+            ),
             "option-def": KEA_OPTION_DEFS,
             "option-data": KEA_OPTION_DATA,
             "subnet6": [{"id": 1, "subnet": "2001:db8:1::/64", "interface": srv_if}],
@@ -300,6 +313,7 @@ def main() -> None:
     ap.add_argument("--p99-budget", type=float, default=10.0, help="ms, for the second table")
     ap.add_argument("--tries", type=int, default=2, help="attempts per step (default 2)")
     ap.add_argument("--rates", help="comma-separated rate steps (requests/s)")
+    ap.add_argument("--kea-threads", type=int, default=2, help="Kea-MT threads (0: single)")
     a = ap.parse_args()
     rates = [int(x) for x in a.rates.split(",")] if a.rates else DEFAULT_RATES
     if shutil.which("kea-dhcp6") is None:
@@ -308,11 +322,22 @@ def main() -> None:
     procs: list[subprocess.Popen[str]] = []
     try:
         netns_up()
-        for name, starter in (("ours", start_ours), ("kea", start_kea)):
-            sub = tmp / name
-            sub.mkdir()
-            procs.append(starter(sub))
+        sub = tmp / "ours"
+        sub.mkdir()
+        procs.append(start_ours(sub))
+        sub = tmp / "kea"
+        sub.mkdir()
+        procs.append(start_kea(sub, a.kea_threads))
         results, bounded = interleaved_sweep(rates, a.duration, a.tries, a.p99_budget)
+        around: dict[str, dict[str, dict[str, object]]] = {"half": {}, "over": {}}
+        for step, factor in (("half", 0.5), ("over", 1.5)):
+            for target in PAIRS:
+                ceiling = results[target]["rate"]
+                assert isinstance(ceiling, int | float)
+                if ceiling:
+                    r = load(target, int(ceiling * factor), a.duration)
+                    print(f"  {target:5} {step} ceiling: {r}", flush=True)
+                    around[step][target] = r
     finally:
         for proc in procs:
             stop(proc)
@@ -329,6 +354,15 @@ def main() -> None:
         ours, kea = table["ours"]["rate"], table["kea"]["rate"]
         assert isinstance(ours, int | float) and isinstance(kea, int | float)
         print(f"ratio ours/kea: {ours / kea:.2f}" if kea else "kea: no passing step")
+    kea_name = f"Kea-MT ({a.kea_threads} threads)" if a.kea_threads else "Kea (1 thread)"
+    print(f"\ntail latency and overload (ours beside {kea_name}):")
+    print(f"{'target':8} {'step':>12} {'rate/s':>8} {'answered':>9} {'loss %':>7} {'p99 ms':>8}")
+    for step, title in (("half", "half ceiling"), ("over", "1.5x ceiling")):
+        for name, r in around[step].items():
+            print(
+                f"{name:8} {title:>12} {r['rate']!s:>8} {r['received']!s:>9}"
+                f" {r['loss_pct']!s:>7} {r['p99_ms']!s:>8}"
+            )
 
 
 if __name__ == "__main__":

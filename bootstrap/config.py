@@ -47,6 +47,12 @@ class DatabaseConfig:
     url: str = "sqlite:///bootstrap.db"
     """SQLAlchemy URL of the store: sqlite:///FILE (embedded) or postgresql+psycopg://USER@HOST/DB
     (shared by several HA hosts; postgresql+asyncpg:// is accepted and mapped to psycopg)."""
+    read_url: str = ""
+    """Optional URL for reads that may lag a little (the DHCP snapshot), usually this host's
+    local standby: postgresql+psycopg://USER@/DB?host=127.0.0.1:5433. Empty = use url."""
+    retry_for: float = 30.0
+    """Seconds a write that lost its connection (a failover) is retried before the caller gets
+    "store unavailable: ..."; cover the failover manager's promotion time."""
     echo: bool = False
     """Log every SQL statement (debugging only)."""
 
@@ -136,9 +142,12 @@ class DnsConfig:
     tsig_key_file: str = field(default="mip6-update.key", metadata=PATH)
     """A BIND ``tsig-keygen`` key file (``key "name" { algorithm ...; secret "..."; };``)."""
     publish: str = field(
-        default=PublishMode.ENROLL.value, metadata=_choice(*(m.value for m in PublishMode))
+        default="", metadata=_choice(*(m.value for m in PublishMode))
     )
-    """When an MN's records appear: at enrollment, or only while it has a live binding."""
+    """When an MN's records appear: "enroll" (at enrollment) or "registration" (only while it
+    has a live binding). One store-wide mode: empty follows the store's (set by
+    'bootstrapctl dns publish MODE', enroll if never set); a value is stored at bootstrapd's
+    first start and must equal the store's afterwards."""
     ttl: int = 300
     """TTL of every record we publish, in seconds."""
     batch_size: int = 400
@@ -183,12 +192,14 @@ class ViciConfig:
     ID_FQDN) besides its RFC 822 identity; one more charon connection per subscriber."""
     command_timeout: float = 30.0
     """Seconds to wait for one VICI command before treating charon as gone."""
-    heartbeat_interval: float = 10.0
-    """Seconds between the HA heartbeats the bridge writes while charon answers."""
     reconnect_max: float = 5.0
     """Longest wait between reconnect attempts to charon (backoff from 0.2 s)."""
     redirect_wait: float = 5.0
     """Seconds a drained HA waits for a redirected MN to leave before terminating its SA."""
+    home_interface: str = ""
+    """The HA's interface on the home link: while a binding is up the HA answers for the
+    MN's HoA there (proxy ND for IPv6, proxy ARP for an IPv4 HoA; RFC 6275 10.4.1) and
+    turns on its proxy_ndp / proxy_arp sysctls (needs CAP_NET_ADMIN). Empty: no proxying."""
     radius_address: str = "::1"
     """Where FreeRADIUS listens for charon (radius mode; same network namespace)."""
     radius_port: int = 1812
@@ -197,6 +208,40 @@ class ViciConfig:
     """Shared secret between charon and FreeRADIUS (created 0600 by 'radius config')."""
     radius_db_user: str = ""
     """PostgreSQL role FreeRADIUS logs in as; empty = the user of [database] url."""
+
+
+@dataclass(frozen=True)
+class HaConfig:
+    """[ha]: home-agent failure detection and takeover, shared by every bootstrapd on one store."""
+
+    heartbeat_interval: float = 1.0
+    """Seconds between the heartbeats the bridge writes for its HA while charon answers; every
+    bootstrapd also checks the other HAs' heartbeats this often."""
+    failure_timeout: float = 5.0
+    """An active HA whose last heartbeat is older than this is marked failed (by exactly one
+    host) and its subscribers move to the live HAs of its network."""
+    recovery_time: float = 10.0
+    """A failed HA becomes active again after beating without a gap for this long."""
+    reinit_concurrency: int = 8
+    """After a takeover, at most this many HA-initiated IKEv2 exchanges in flight per HA."""
+    reinit_rate: float = 50.0
+    """After a takeover, at most this many HA-initiated IKEv2 exchanges started per second."""
+    reinit_timeout: float = 10.0
+    """Seconds an HA-initiated exchange may take before that node is given up (it may still
+    come back by itself: DPD, re-discovery)."""
+    reinit_window: float = 600.0
+    """Only nodes whose binding closed on a failed HA this recently are initiated to."""
+
+    def __post_init__(self) -> None:
+        for key in ("heartbeat_interval", "failure_timeout", "recovery_time",
+                    "reinit_concurrency", "reinit_rate", "reinit_timeout", "reinit_window"):
+            if not getattr(self, key) > 0:
+                raise ValueError(f"{key} must be greater than 0, not {getattr(self, key)!r}")
+        if self.failure_timeout <= self.heartbeat_interval:
+            raise ValueError(
+                f"failure_timeout ({self.failure_timeout}) must be longer than"
+                f" heartbeat_interval ({self.heartbeat_interval})"
+            )
 
 
 @dataclass(frozen=True)
@@ -244,6 +289,7 @@ class Settings:
     dhcp4: Dhcp4Config = field(default_factory=Dhcp4Config)
     dns: DnsConfig = field(default_factory=DnsConfig)
     vici: ViciConfig = field(default_factory=ViciConfig)
+    ha: HaConfig = field(default_factory=HaConfig)
     web: WebConfig = field(default_factory=WebConfig)
     log: LogConfig = field(default_factory=LogConfig)
     path: Path | None = None
@@ -302,7 +348,8 @@ def _build_section(name: str, cls: type[Any], raw: Any, base: Path, where: str) 
         if not _type_ok(value, hint):
             raise ConfigError(f"{where}: [{name}] {key} must be {_type_name(hint)}")
         meta = fields[key].metadata
-        if "choices" in meta and value not in meta["choices"]:
+        unset = value == "" == fields[key].default  # an empty choice key means "not set"
+        if "choices" in meta and value not in meta["choices"] and not unset:
             allowed = ", ".join(repr(c) for c in meta["choices"])
             raise ConfigError(f"{where}: [{name}] {key} must be one of {allowed}, not {value!r}")
         if isinstance(hint, type) and hint is float and isinstance(value, int):

@@ -29,7 +29,7 @@ from . import faces, migrate
 from .config import Settings
 from .context import ServiceContext
 from .errors import BootstrapError
-from .services import housekeeping
+from .services import ha_watch, housekeeping, publish_mode
 from .services.bundle import Renderer
 from .store.engine import Store
 
@@ -98,14 +98,20 @@ async def run(settings: Settings, only: str | None = None) -> int:
     """Run the services until a signal arrives; returns the exit code."""
     names = [only] if only else faces.enabled(settings)
     faces.check(settings, names)  # the same check as 'bootstrapctl config check'
-    store = Store(settings.database.url, echo=settings.database.echo)
+    db = settings.database
+    store = Store(
+        db.url, read_url=db.read_url or None, retry_for=db.retry_for, echo=db.echo
+    )
     await asyncio.to_thread(migrate.ensure_current, store)
+    # one [dns] publish mode for every host: stored on first start, refused if different
+    await asyncio.to_thread(publish_mode.adopt, store, settings.dns.publish)
     ctx = ServiceContext(settings=settings, store=store, bundle_renderer=bundle_renderer(settings))
     ctx.announce(f"bootstrapd: store {store.engine.url.render_as_string(hide_password=True)}")
     tasks: dict[str, asyncio.Task[None]] = {}
     tasks["housekeeping"] = asyncio.create_task(
         housekeeping.serve(settings, store), name="housekeeping"
     )
+    tasks["ha-watch"] = asyncio.create_task(ha_watch.serve(settings, store), name="ha-watch")
     for name in names:
         tasks[name] = asyncio.create_task(faces.serve_of(name)(ctx), name=name)
     stop = asyncio.Event()

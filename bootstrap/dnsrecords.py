@@ -84,7 +84,7 @@ def network_rrsets(
     """SRV for the live HAs of ``network`` plus every HA's AAAA / A.
 
     A draining HA keeps its address records (its current subscribers still
-    reach it) but leaves the SRV set; a ``down`` HA loses both.
+    reach it) but leaves the SRV set; a ``down`` or ``failed`` HA loses both.
     """
     mine = [h for h in agents if h.network_id == network.id]
     live = sorted(live_agents(mine, now, heartbeat_timeout), key=lambda h: h.fqdn)
@@ -96,8 +96,8 @@ def network_rrsets(
 
 
 def home_agent_rrsets(ha: HomeAgent) -> list[RRset]:
-    """AAAA (and A, if it has IPv4) of one HA; empty sets once the HA is down."""
-    up = ha.state is not HAState.DOWN
+    """AAAA (and A, if it has IPv4) of one HA; empty sets once the HA is down or failed."""
+    up = ha.state not in (HAState.DOWN, HAState.FAILED)
     name = absolute_name(ha.fqdn)
     out = [RRset(name, "AAAA", (str(ha.address),) if up else ())]
     if ha.ipv4 is not None:

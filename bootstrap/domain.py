@@ -16,11 +16,17 @@ from enum import StrEnum
 
 
 class HAState(StrEnum):
-    """Operator-set state of a home agent."""
+    """State of a home agent: set by the operator, or ``failed`` by the store's watchers.
+
+    ``failed`` is written only by :mod:`bootstrap.services.ha_watch` when the
+    HA's heartbeat is older than ``[ha] failure_timeout``; the watchers set it
+    back to ``active`` once the HA has beaten again for ``[ha] recovery_time``.
+    """
 
     ACTIVE = "active"
     DRAINING = "draining"
     DOWN = "down"
+    FAILED = "failed"
 
 
 class SubscriberState(StrEnum):
@@ -103,6 +109,8 @@ class HomeAgent:
     assigned: int = 0
     state: HAState = HAState.ACTIVE
     last_heartbeat: dt.datetime | None = None
+    beating_since: dt.datetime | None = None
+    """Start of the current unbroken run of heartbeats (a gap over ``failure_timeout`` ends it)."""
 
     @property
     def spare(self) -> int:

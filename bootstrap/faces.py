@@ -16,7 +16,6 @@ is refused by the other with the same sentence and exit code 2.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -69,8 +68,6 @@ def check(settings: Settings, names: list[str] | None = None) -> None:
     """
     where = str(settings.path) if settings.path else "defaults"
     for name in enabled(settings) if names is None else names:
-        if importlib.util.find_spec(FACES[name].settings) is None:
-            continue  # interim, while issue 12 lands the dns and vici settings modules
         try:
             face_settings(name, settings)
         except ConfigError as exc:

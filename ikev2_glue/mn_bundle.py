@@ -49,6 +49,11 @@ def swanctl_context(
         "with_cert": with_cert,
         "secret_owners": [sub.identity, sub.fqdn] if fqdn_id else [sub.identity],
         "secret": sub.eap_secret or "",
+        # HA-initiated re-bootstrap: only a certificate MN can answer as IKEv2 responder
+        # (charon refuses non-mutual EAP-only authentication)
+        "responder": with_cert,
+        "responder_id": profile.mn_ike_identity(sub.identity, sub.fqdn, fqdn_id),
+        "hoa_ts": ([f"{sub.hoa6}/128"] if sub.hoa6 else []) + ([f"{sub.hoa4}/32"] if dual else []),
     }
 
 
@@ -60,6 +65,15 @@ def swanctl_conf(
     """The MN's swanctl.conf: one connection ``home`` to its HA, tunnelling everything."""
     ctx = swanctl_context(inp, assign, fqdn_id, profile.current())
     return templating.render("swanctl.conf.j2", **ctx)
+
+
+def agent_toml(inp: MnBundleInput) -> str:
+    """``mip6-mn.toml``: what the MN agent needs besides swanctl.conf (identity, home domain)."""
+    p = profile.current()
+    return templating.render(
+        "mip6-mn.toml.j2", identity=inp.sub.identity, home_domain=inp.ha_id or inp.ha_fqdn,
+        connection=p.mn_conn, child=p.mn_child,
+    )
 
 
 def render(
@@ -76,14 +90,20 @@ def render(
         "swanctl.conf": (swanctl_conf(inp, assign, fqdn_id).encode(), 0o600),
         "x509ca/ca.pem": (inp.ca_pem.encode(), 0o644),
         "strongswan.d/mip6-mn.conf": (templating.render("mip6-mn.conf.j2").encode(), 0o644),
+        "mip6-mn.toml": (agent_toml(inp).encode(), 0o644),
+        "mip6-hoa-on-lo.sh": (templating.render(
+            "mip6-hoa-on-lo.sh.j2", identity=inp.sub.identity,
+            hoas=[inp.sub.hoa6] if inp.sub.hoa6 else [], hoa4=inp.sub.hoa4 or "").encode(), 0o755),
     }
     if inp.sub.auth == AuthMethod.CERT:
         if not inp.sub.cert_pem or not inp.sub.key_pem:
             raise NotFound(f"subscriber {inp.sub.identity!r} has no stored certificate and key")
         files["x509/mn.cert.pem"] = (inp.sub.cert_pem.encode(), 0o644)
         files["private/mn.key.pem"] = (inp.sub.key_pem, 0o600)
-    elif not inp.sub.eap_secret:
-        raise NotFound(f"subscriber {inp.sub.identity!r} has no stored EAP secret")
+    else:
+        del files["mip6-hoa-on-lo.sh"]  # an EAP MN cannot answer an HA's initiation
+        if not inp.sub.eap_secret:
+            raise NotFound(f"subscriber {inp.sub.identity!r} has no stored EAP secret")
     return files
 
 

@@ -40,6 +40,14 @@ class ViciSettings:
     fqdn_identities: bool
     command_timeout: float
     heartbeat_interval: float
+    """``[ha] heartbeat_interval``: how often the HA's heartbeat is written while charon answers."""
+    failure_timeout: float
+    """``[ha] failure_timeout``: a longer gap between heartbeats starts a new run of beats."""
+    reinit_concurrency: int
+    reinit_rate: float
+    reinit_timeout: float
+    reinit_window: float
+    """``[ha] reinit_*``: pacing of the HA-initiated re-bootstrap after a takeover."""
     reconnect_max: float
     redirect_wait: float
     radius_address: str
@@ -48,17 +56,29 @@ class ViciSettings:
     radius_db_user: str
     poll_interval: float
     """``[store] snapshot_poll_interval``: how often the store's change versions are read."""
-    publish: PublishMode
-    """``[dns] publish``: with ``registration`` bindings open/close the subscriber's records."""
+    publish: PublishMode | None
+    """``[dns] publish`` if set; only a fallback, the store's mode decides
+    (:mod:`bootstrap.services.publish_mode`)."""
+    home_interface: str = ""
+    """The HA's home-link interface where it proxies ND / ARP for its HoAs; empty: none."""
 
     @property
-    def publish_on_registration(self) -> bool:
+    def publish_on_registration(self) -> bool | None:
+        """Fallback for a store that holds no publish mode; None: not configured."""
+        if self.publish is None:
+            return None
         return self.publish is PublishMode.REGISTRATION
 
 
 def _positive(name: str, value: float) -> float:
     if not value > 0:
         raise ConfigError(f"[vici] {name} must be greater than 0, not {value!r}")
+    return value
+
+
+def _ha_positive(name: str, value: float) -> float:
+    if not value > 0:
+        raise ConfigError(f"[ha] {name} must be greater than 0, not {value!r}")
     return value
 
 
@@ -97,7 +117,7 @@ def from_settings(settings: Settings) -> ViciSettings:
     if not v.radius_secret_file.strip():
         raise ConfigError("[vici] radius_secret_file must name a file, not be empty")
     try:
-        publish = PublishMode(settings.dns.publish)
+        publish = PublishMode(settings.dns.publish) if settings.dns.publish else None
     except ValueError:
         allowed = ", ".join(m.value for m in PublishMode)
         raise ConfigError(
@@ -110,7 +130,12 @@ def from_settings(settings: Settings) -> ViciSettings:
         per_subscriber_limit=v.per_subscriber_limit,
         fqdn_identities=v.fqdn_identities,
         command_timeout=_positive("command_timeout", v.command_timeout),
-        heartbeat_interval=_positive("heartbeat_interval", v.heartbeat_interval),
+        heartbeat_interval=_ha_positive("heartbeat_interval", settings.ha.heartbeat_interval),
+        failure_timeout=_ha_positive("failure_timeout", settings.ha.failure_timeout),
+        reinit_concurrency=settings.ha.reinit_concurrency,
+        reinit_rate=settings.ha.reinit_rate,
+        reinit_timeout=settings.ha.reinit_timeout,
+        reinit_window=settings.ha.reinit_window,
         reconnect_max=_positive("reconnect_max", v.reconnect_max),
         redirect_wait=_positive("redirect_wait", v.redirect_wait),
         radius_address=v.radius_address,
@@ -119,4 +144,5 @@ def from_settings(settings: Settings) -> ViciSettings:
         radius_db_user=v.radius_db_user,
         poll_interval=settings.store.snapshot_poll_interval,
         publish=publish,
+        home_interface=v.home_interface.strip(),
     )

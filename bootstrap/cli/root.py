@@ -21,6 +21,7 @@ from .common import (
     stderr,
     table,
 )
+from .ha_drain import drain_cmd
 from .importer import import_cmd
 
 if TYPE_CHECKING:
@@ -282,7 +283,7 @@ def _ha_state_cmd(name: str, target: domain.HAState, help_text: str) -> click.Co
     return click.command(name)(cmd)
 
 
-ha.add_command(_ha_state_cmd("drain", domain.HAState.DRAINING, "Stop offering an HA to new nodes."))
+ha.add_command(drain_cmd)
 ha.add_command(_ha_state_cmd("activate", domain.HAState.ACTIVE, "Offer an HA again."))
 ha.add_command(_ha_state_cmd("down", domain.HAState.DOWN, "Mark an HA out of service."))
 

@@ -10,12 +10,12 @@ import datetime as dt
 import ipaddress
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from .. import domain
 from ..config import Settings
 from ..domain import dns_name
-from ..errors import Conflict, NotFound, ValidationError
+from ..errors import Conflict, ValidationError
 from ..store.engine import Store
 from ..store.models import HomeAddress, HomeAgent, Network, utcnow
 from . import allocation, audit, lookups, networks, outbox, reassign, validate, versions, views
@@ -132,16 +132,13 @@ def activate(
     return set_state(store, actor, fqdn, domain.HAState.ACTIVE, settings)
 
 
-def heartbeat(store: Store, fqdn: str, now: dt.datetime | None = None) -> None:
-    """Record that the HA's IKE daemon answers; no version bump (snapshots age out)."""
-    with store.session() as s:
-        result = s.execute(
-            update(HomeAgent)
-            .where(HomeAgent.fqdn == dns_name(fqdn))
-            .values(last_heartbeat=now or utcnow())
-        )
-        if getattr(result, "rowcount", 1) == 0:
-            raise NotFound(f"home agent {fqdn!r} does not exist")
+def heartbeat(
+    store: Store, fqdn: str, now: dt.datetime | None = None, failure_timeout: float = 5.0
+) -> None:
+    """Record that the HA's IKE daemon answers (:func:`.ha_watch.heartbeat`)."""
+    from . import ha_watch
+
+    ha_watch.heartbeat(store, fqdn, failure_timeout, now)
 
 
 def get(store: Store, fqdn: str) -> domain.HomeAgent:
@@ -156,3 +153,22 @@ def list_all(store: Store, network: str | None = None) -> list[domain.HomeAgent]
         if network is not None:
             q = q.where(Network.domain == dns_name(network))
         return [views.home_agent(h, d) for h, d in s.execute(q)]
+
+
+def drain_progress(store: Store, fqdn: str) -> tuple[int, int]:
+    """(open bindings, assigned subscribers) of HA ``fqdn``: a drain is done when both are 0.
+
+    Assigned subscribers that remain are stranded (no live HA had room).
+    """
+    from sqlalchemy import func
+
+    from ..store.models import Binding
+
+    with store.session() as s:
+        row = lookups.home_agent(s, fqdn)
+        n = s.scalar(
+            select(func.count(Binding.id)).where(
+                Binding.home_agent_id == row.id, Binding.down_at.is_(None)
+            )
+        )
+        return int(n or 0), row.assigned

@@ -1,11 +1,11 @@
 """Reassigning the subscribers of a drained or failed home agent, in the store.
 
-Call :func:`reassign_from` right after an HA is marked ``draining`` or
-``down``: every active or suspended subscriber of that HA moves to the best
-live HA of its network (the same RFC 2782 / spare-capacity rule and the same
-guarded slot claim enrollment uses, :mod:`.slots`), in one transaction that
-also moves the ``assigned`` counters, bumps
-the change versions and writes the audit entry.  DHCP, DNS and the new HA's
+Call :func:`reassign_from` right after an HA is marked ``draining``,
+``down`` or ``failed`` (:mod:`.ha_watch`): every active or suspended
+subscriber of that HA moves to the best live HA of its network (the same
+RFC 2782 / spare-capacity rule and the same guarded slot claim enrollment
+uses, :mod:`.slots`), in one transaction that also moves the ``assigned``
+counters, bumps the change versions and writes the audit entry.  DHCP, DNS and the new HA's
 bridge then agree on the new HA; the old HA's bridge redirects the MNs that
 are still connected (IKEv2 redirect, RFC 5685) or terminates them.
 HoAs do not change: they belong to the network, not to the HA.
@@ -65,6 +65,7 @@ def reassign_from(
                 ),
             )
             .order_by(Subscriber.id)
+            .with_for_update(skip_locked=True)  # concurrent takeovers take disjoint rows
         ).all()
         for sub in subs:
             target = slots.move_best(s, src.id, net.id, net.domain, now, timeout, rng)

@@ -43,6 +43,7 @@ def home_agent(row: m.HomeAgent, network_domain: str) -> domain.HomeAgent:
         assigned=row.assigned,
         state=domain.HAState(row.state),
         last_heartbeat=aware(row.last_heartbeat),
+        beating_since=aware(row.beating_since),
     )
 
 
@@ -61,6 +62,7 @@ def home_agent_values(r: Mapping[Any, Any], network_domain: str) -> domain.HomeA
         assigned=r["assigned"],
         state=domain.HAState(r["state"]),
         last_heartbeat=aware(r["last_heartbeat"]),
+        beating_since=aware(r.get("beating_since")),
     )
 
 

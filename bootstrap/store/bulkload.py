@@ -23,8 +23,10 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Row, Table
+from sqlalchemy import JSON, Table
 from sqlalchemy.orm import Session
+
+from .engine import Store
 
 
 def _is_postgresql(session: Session) -> bool:
@@ -87,12 +89,29 @@ SQLITE_VARIABLES = 32766
 
 
 def insert_new(
-    session: Session, table: Table, rows: Sequence[dict[str, Any]], returning: Sequence[str]
-) -> list[Row[Any]]:
+    session: Session,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    returning: Sequence[str],
+    key: str,
+) -> list[tuple[Any, ...]]:
     """Insert ``rows`` skipping those a unique constraint refuses; the ``returning`` columns
-    of the rows that went in (in no particular order: return a natural key)."""
+    of the rows that went in (in no particular order: return a natural key).
+
+    ``key`` is a column whose values are unique among ``rows`` and in the table.  On
+    PostgreSQL the rows are first
+    sent by ``COPY`` inside a savepoint (a conflict is rare: a concurrent
+    writer, a 2^-64 address draw), and the ``returning`` columns read back by
+    ``key``; only when a unique constraint refuses the copy does the
+    savepoint roll back and the ``ON CONFLICT DO NOTHING`` insert decide row
+    by row.
+    """
     if not rows:
         return []
+    if _is_postgresql(session):
+        copied = _copy_new(session, table, rows, returning, key)
+        if copied is not None:
+            return copied
     cols, values = _columns(rows, table)
     names = ", ".join(f'"{c}"' for c in cols)
     ret = ", ".join(f'"{c}"' for c in returning)
@@ -102,7 +121,7 @@ def insert_new(
             if p is not None:
                 values[i] = [p(v) for v in values[i]]
         tuples = list(zip(*values, strict=True))
-        out: list[Row[Any]] = []
+        out: list[tuple[Any, ...]] = []
         step = SQLITE_VARIABLES // len(cols)
         one = "(" + ", ".join("?" for _ in cols) + ")"
         for start in range(0, len(tuples), step):
@@ -112,7 +131,7 @@ def insert_new(
                 f" ON CONFLICT DO NOTHING RETURNING {ret}"
             )
             flat = tuple(v for t in chunk for v in t)
-            out.extend(conn.exec_driver_sql(sql, flat))
+            out.extend(tuple(r) for r in conn.exec_driver_sql(sql, flat))
         return out
     dialect = session.get_bind().dialect
     for i, c in enumerate(cols):
@@ -123,20 +142,56 @@ def insert_new(
         f'INSERT INTO "{table.name}" ({names}) SELECT * FROM unnest({casts})'
         f" ON CONFLICT DO NOTHING RETURNING {ret}"
     )
-    return list(conn.exec_driver_sql(sql, tuple(values)))
+    return [tuple(r) for r in conn.exec_driver_sql(sql, tuple(values))]
 
 
-def analyze(session: Session, tables: Sequence[Table]) -> None:
+def _copy_new(
+    session: Session,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    returning: Sequence[str],
+    key: str,
+) -> list[tuple[Any, ...]] | None:
+    """The fast path of :func:`insert_new` on PostgreSQL; None when a row conflicted."""
+    from psycopg.errors import UniqueViolation
+
+    try:
+        with session.begin_nested():
+            insert_rows(session, table, rows)
+    except UniqueViolation:
+        return None
+    if all(c in rows[0] for c in returning):
+        return [tuple(r[c] for c in returning) for r in rows]
+    keys = [r[key] for r in rows]
+    dialect = session.get_bind().dialect
+    cast = table.c[key].type.compile(dialect=dialect)
+    cols = ", ".join(f'"{c}"' for c in returning)
+    sql = f'SELECT {cols} FROM "{table.name}" WHERE "{key}" = ANY(%s::{cast}[])'
+    return [tuple(r) for r in session.connection().exec_driver_sql(sql, (keys,))]
+
+
+def analyze(store: Store, tables: Sequence[Table]) -> None:
     """Refresh the planner's statistics of ``tables`` after a bulk change.
 
     Without them SQLite has none at all and PostgreSQL keeps those of the
     nearly empty table until autovacuum comes by, and both then pick plans
     that read every subscriber for a page of 50 (a state filter sorted by
-    identity, an offset walked through the table instead of its index).
+    identity, an offset walked through the table instead of its index).  On
+    PostgreSQL a plain ``VACUUM (ANALYZE)`` (it takes no lock that blocks
+    readers or writers) also sets the visibility map, without which an
+    index-only scan reads every row of the table anyway; it cannot run inside
+    a transaction, so it gets a connection of its own.
     """
-    conn = session.connection()
-    if _is_postgresql(session):
-        conn.exec_driver_sql("ANALYZE " + ", ".join(f'"{t.name}"' for t in tables))
+    names = [f'"{t.name}"' for t in tables]
+    if store.is_postgresql:
+        with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM (ANALYZE) " + ", ".join(names))
         return
-    for t in tables:
-        conn.exec_driver_sql(f'ANALYZE "{t.name}"')
+    with store.engine.begin() as conn:
+        for name in names:
+            conn.exec_driver_sql(f"ANALYZE {name}")
+
+
+def refresh_statistics(session: Session, tables: Sequence[Table]) -> None:
+    """``ANALYZE`` (PostgreSQL, in the caller's transaction): sampled, a few ms per table."""
+    session.connection().exec_driver_sql("ANALYZE " + ", ".join(f'"{t.name}"' for t in tables))

@@ -76,6 +76,7 @@ class HomeAgent(Base):
     assigned: Mapped[int] = mapped_column(Integer, default=0)
     state: Mapped[str] = mapped_column(String(16), default="active")
     last_heartbeat: Mapped[dt.datetime | None] = mapped_column()
+    beating_since: Mapped[dt.datetime | None] = mapped_column()
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     network: Mapped[Network] = relationship(back_populates="home_agents")
 

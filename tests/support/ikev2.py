@@ -83,8 +83,8 @@ class IkeEnv:
 
 def ike_settings(tmp: Path, url: str, socket: str, **vici: Any) -> Settings:
     raw: dict[str, Any] = {
-        "vici": {"enabled": True, "socket": socket, "home_agent": HA_FQDN,
-                 "heartbeat_interval": 1.0, **vici},
+        "vici": {"enabled": True, "socket": socket, "home_agent": HA_FQDN, **vici},
+        "ha": {"heartbeat_interval": 1.0},
         "store": {"snapshot_poll_interval": 0.2},
     }
     s = config.from_mapping(raw, tmp, "test")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from tests.support.ikev2 import (
     ACTOR,
     HaLab,
     IkeEnv,
+    bootstrapctl,
     ike_settings,
     populate,
     reset_ha,
@@ -158,3 +160,44 @@ async def test_drain_terminates_an_mn_without_redirect_support(
         b2 = await wait_until(lambda: bindings.list_open(store, "ha2.example.com"), 10,
                               "no binding on ha2")
         assert b2[0].care_of == nl.care_of(2)
+
+
+async def test_bootstrapctl_drain_wait_follows_every_node_off_the_ha(
+    two_has: TwoHas, env: IkeEnv, tmp_path: Path
+) -> None:
+    """``bootstrapctl ha drain --wait --json``: one redirected MN, one terminated, counts."""
+    store, settings = env.store, env.settings
+    for ident in ("mn@example.com", "old@example.com"):
+        subscribers.enroll(store, settings, ACTOR, ident)
+    home_agents.add(store, ACTOR, "ha2.example.com", "example.com", HA2_ADDR, settings=settings)
+    mns = two_has.lab.mns
+    async with running_bridge(settings, store), running_bridge(for_ha2(settings, two_has), store):
+        for k, ident in enumerate(("mn@example.com", "old@example.com")):
+            d = tmp_path / f"b{k}"
+            bundle.write_bundle(d, mn_bundle.renderer_for(settings)(
+                bundle.mn_bundle_input(store, settings, ident)))
+            await asyncio.to_thread(mns[k].load_bundle, d)
+            ok, log = await asyncio.to_thread(mns[k].initiate)
+            assert ok, log
+        await wait_until(lambda: len(bindings.list_open(store, "ha1.example.com")) == 2, 10,
+                         "two bindings on ha1")
+        r = await asyncio.to_thread(
+            bootstrapctl, env, "ha", "drain", "ha1.example.com", "--wait", "--timeout", "40",
+            "--json")
+        assert r.returncode == 0, (r.stdout, r.stderr)
+        out = json.loads(r.stdout)
+        assert (out["moved"], out["stranded"], out["open_at_start"], out["open"]) == (2, 0, 2, 0)
+        assert (out["fqdn"], out["state"]) == ("ha1.example.com", "draining")
+        assert 0 < out["seconds"] < 40
+        assert bindings.list_open(store, "ha1.example.com") == []
+        # the redirect-capable MN is on ha2 already; the other was terminated
+        b2 = await wait_until(lambda: bindings.list_open(store, "ha2.example.com"), 10,
+                              "no binding on ha2 after the redirect")
+        assert [b.identity for b in b2] == ["mn@example.com"]
+        # a second drain --wait has nothing to wait for; an unknown HA is one sentence, exit 1
+        again = await asyncio.to_thread(bootstrapctl, env, "ha", "drain", "ha1.example.com",
+                                        "--wait", "--json")
+        assert again.returncode == 0 and json.loads(again.stdout)["open_at_start"] == 0
+        bad = await asyncio.to_thread(bootstrapctl, env, "ha", "drain", "nope.example.com",
+                                      "--wait")
+        assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1

@@ -166,7 +166,7 @@ async def test_bootstrapd_only_vici_serves_the_bridge(
         f'[database]\nurl = "{store.url}"\n'
         f'[store]\nsnapshot_poll_interval = 0.2\n'
         f'[vici]\nenabled = true\nsocket = "{clean_lab.ha.socket_path}"\n'
-        f'home_agent = "{HA_FQDN}"\nheartbeat_interval = 1.0\n'
+        f'home_agent = "{HA_FQDN}"\n[ha]\nheartbeat_interval = 1.0\n'
     )
     exe = Path(__file__).resolve().parents[3] / ".venv" / "bin" / "bootstrapd"
     proc = subprocess.Popen([str(exe), "--config", str(config), "--only", "vici"],

@@ -204,3 +204,47 @@ def test_pages_of_an_imported_store_cover_every_subscriber_once(
     assert total == 1 and [s.identity for s in page] == ["mn7@example.com"]
     page, total = subscribers.list_page(example_store, network="example.com", limit=1, offset=119)
     assert total == 120 and page[0].identity == seen[-1] and page[0].hoas
+
+
+def test_rows_a_unique_constraint_refuses_are_skipped_and_the_rest_inserted(
+    store: Store,
+) -> None:
+    """The conflict path of the batch insert (a concurrent writer took some rows)."""
+    from bootstrap.store import bulkload
+    from bootstrap.store.models import AuditLog
+
+    table = AuditLog.__table__
+    with store.session() as s:
+        first = bulkload.insert_new(
+            s,
+            table,
+            [{"actor": "a", "source": "cli", "action": "x", "target": "t1", "detail": {}}],
+            ("id", "target"),
+            "target",
+        )
+    ((taken_id, _),) = first
+    rows = [
+        {
+            "id": taken_id,
+            "actor": "a",
+            "source": "cli",
+            "action": "x",
+            "target": "again",
+            "detail": {},
+        },
+        {
+            "id": taken_id + 1,
+            "actor": "a",
+            "source": "cli",
+            "action": "x",
+            "target": "t2",
+            "detail": {"n": 1},
+        },
+    ]
+    with store.session() as s:
+        got = bulkload.insert_new(s, table, rows, ("id", "target"), "target")
+    assert got == [(taken_id + 1, "t2")]
+    with store.session() as s:
+        targets = sorted(s.scalars(select(AuditLog.target)))
+        detail = s.scalars(select(AuditLog.detail).where(AuditLog.target == "t2")).one()
+    assert targets == ["t1", "t2"] and detail == {"n": 1}
