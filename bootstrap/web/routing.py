@@ -65,6 +65,8 @@ class RouteSpec:
     """``{name: (json type, text)}`` or ``(json type, text, {extra schema keys})``"""
     status: int = 200
     tag: str = ""
+    max_body: int | None = None
+    """A larger request-body limit than the app's (file uploads), in bytes."""
 
     @property
     def api(self) -> bool:

@@ -1,4 +1,5 @@
-"""Jinja2 page rendering with autoescaping; every page gets the caller and its CSRF token."""
+"""Jinja2 page rendering with autoescaping; every page gets the caller, its CSRF token
+and the flash message left for it (:mod:`.feedback`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import jinja2
 from aiohttp import web
 
 from ..services.operators import Principal
+from .feedback import FLASH_COOKIE, take_flash
 from .routing import PRINCIPAL_KEY
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -23,9 +25,21 @@ def _when(t: dt.datetime | None) -> str:
     return t.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _segment(value: object) -> str:
-    """``value`` percent-encoded as one URL path segment (``#``, ``/``, ``?`` and all)."""
-    return quote(str(value), safe="")
+def _num(n: int) -> str:
+    return f"{n:,}"
+
+
+def _plural(n: int, word: str, many: str | None = None) -> str:
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+def _path(value: object) -> str:
+    """One URL path segment (identities may hold characters a path needs escaped)."""
+    return quote(str(value), safe="@")
+
+
+def _pair(value: object) -> tuple[object, object]:
+    return (value, value)
 
 
 def make_environment() -> jinja2.Environment:
@@ -37,7 +51,10 @@ def make_environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["when"] = _when
-    env.filters["seg"] = _segment
+    env.filters["num"] = _num
+    env.filters["path"] = _path
+    env.filters["pair"] = _pair
+    env.filters["plural"] = _plural
     return env
 
 
@@ -48,5 +65,11 @@ def render(
     context.setdefault("who", who if isinstance(who, Principal) else None)
     context.setdefault("csrf", who.csrf_token if isinstance(who, Principal) else "")
     context.setdefault("path", request.path)
+    context.setdefault("values", {})
+    context.setdefault("errors", {})
+    context.setdefault("flash", take_flash(request, who if isinstance(who, Principal) else None))
     text = request.app[JINJA].get_template(name).render(**context)
-    return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
+    resp = web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
+    if FLASH_COOKIE in request.cookies:
+        resp.del_cookie(FLASH_COOKIE, path="/")
+    return resp
