@@ -87,7 +87,8 @@ async def _reach(client: TestClient, world: World, identity: str, fqdn: str, csr
     page = await client.get(f"/subscribers/{quote(identity, safe='')}")
     assert page.status == 200
     resp = await client.post(f"/subscribers/{quote(identity, safe='')}/revoke",
-                             data={"csrf_token": csrf}, allow_redirects=False)
+                             data={"csrf_token": csrf, "confirm": "yes"},
+                             allow_redirects=False)
     assert resp.status == 303
     assert same_origin_path(resp.headers["Location"]) is not None
     assert subscribers.get(world.store, identity).state.value == "revoked"
