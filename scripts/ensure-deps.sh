@@ -15,6 +15,7 @@ packages=(
     kea-dhcp6-server kea-dhcp4-server              # the DHCP peer benchmarks compare with
     tshark                                         # second decoder for our DHCP encoder
     chromium chromium-driver                       # browser tests of the web UI
+    keepalived                                     # VRRP: HA service addresses move on failure
 )
 fresh_pg=0
 dpkg-query -W -f='${Status}' postgresql 2>/dev/null | grep -q "install ok installed" || fresh_pg=1
