@@ -143,6 +143,26 @@ class Demo:
             last = (r.stdout.strip().splitlines() or ["no output"])[-1]
             raise LabError(f"IKEv2 to {ha_address} failed: {last}")
 
+    def ha_state(self, role: str) -> str | None:
+        """The state of HA ``role`` as ``bootstrapctl ha list`` shows it."""
+        assert self.operator_config is not None
+        r = peers.bootstrapctl(self.operator_config, "ha", "list", "--json")
+        if r.returncode != 0:
+            return None
+        for ha in json.loads(r.stdout):
+            if ha.get("fqdn", "").rstrip(".") == f"{role}.example.com":
+                return str(ha.get("state"))
+        return None
+
+    def tunnel_packets(self) -> int:
+        """ESP packets the MN sent through its child SA (the ping went through the tunnel)."""
+        assert self.mn is not None
+        total = 0
+        for sa in self.mn.sas():
+            for child in (sa.get("child-sas") or {}).values():
+                total += int(child.get("packets-out", 0))
+        return total
+
     def follow_binding(self, role: str) -> None:
         """Proxy ND for the HoA on the serving HA's home link, none on the other HA."""
         for other in HA_ADDRESSES:
@@ -172,8 +192,11 @@ class Demo:
     def through_tunnel(self, role: str) -> None:
         """Ping the home host from the HoA while the MN is served by ``role``."""
         self.follow_binding(role)
+        before = self.tunnel_packets()
         self.wait(lambda: peers.ping(self.lab, self.hoa), 10,
                   f"no echo reply from {CN_ADDRESS} to the HoA {self.hoa} through {role}")
+        if self.tunnel_packets() <= before:
+            raise LabError(f"the ping to {CN_ADDRESS} did not go through the tunnel to {role}")
 
 
 # -- the acts -----------------------------------------------------------------------------------
@@ -278,14 +301,16 @@ def act_failover(d: Demo) -> str:
     d.bootstrapds[serving].kill9()
     d.wait(lambda: d.serving_ha() is None, 20,
            f"the MN never noticed that {serving} died (its SA stayed up)")
+    d.wait(lambda: d.ha_state(serving) == "failed", 20,
+           f"no live host marked {serving} failed in the store")
     d.wait(lambda: _rebootstrap(d), 40,
            f"the MN found no HA that took it back after {serving} failed (no takeover)")
     d.wait(lambda: d.serving_ha() == other, 15,
            f"the MN did not come back through {other} with its HoA {d.hoa}")
     d.wait(lambda: d.binding_ha() == other, 10, f"no open binding on {other} after the takeover")
     d.through_tunnel(other)
-    return (f"kill -9 of {serving}'s charon+bootstrapd: {other} took over, MN re-discovered "
-            f"and is back through {other} with HoA {d.hoa}, ping ok")
+    return (f"kill -9 of {serving}'s charon+bootstrapd: store marks it failed, {other} took "
+            f"over, MN re-discovered and is back through {other} with HoA {d.hoa}, ping ok")
 
 
 def _rebootstrap(d: Demo) -> bool:

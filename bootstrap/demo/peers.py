@@ -114,6 +114,7 @@ class Charon:
         (d / "run").mkdir(parents=True, exist_ok=True)
         kind = "mn" if self.role == "mn" else "ha"
         render("strongswan.conf.j2", d / "strongswan.conf", role=kind, ns=self.ns, dir=str(d),
+               log=str(self.lab.logs / f"charon-{self.role}.log"),
                includes=[str(p) for p in self.includes])
         self.socket_path.unlink(missing_ok=True)
         script = f"mount --bind {d}/run /run && exec {CHARON}"

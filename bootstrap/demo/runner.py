@@ -43,6 +43,7 @@ class Summary:
     tag: str = ""
     web_url: str | None = None
     web_password: str | None = None
+    pids: list[int] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -80,6 +81,7 @@ def run_demo(root: Path, keep: bool = False, say: Callable[[str], None] = print)
     finally:
         demo.stop_sampler()
         summary.report = report.write(root, summary, demo.samples, time.monotonic() - demo.t0)
+        summary.pids = [p.pid for p in lab.processes]
         if not keep:
             lab.teardown()
     return summary
