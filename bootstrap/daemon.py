@@ -47,7 +47,10 @@ async def run(settings: Settings, only: str | None = None) -> int:
     """Run the services until a signal arrives; returns the exit code."""
     names = [only] if only else faces.enabled(settings)
     faces.check(settings, names)  # the same check as 'bootstrapctl config check'
-    store = Store(settings.database.url, echo=settings.database.echo)
+    db = settings.database
+    store = Store(
+        db.url, read_url=db.read_url or None, retry_for=db.retry_for, echo=db.echo
+    )
     await asyncio.to_thread(migrate.ensure_current, store)
     ctx = ServiceContext(settings=settings, store=store, bundle_renderer=bundle_renderer(settings))
     ctx.announce(f"bootstrapd: store {store.engine.url.render_as_string(hide_password=True)}")

@@ -54,3 +54,13 @@ class SchemaOutOfDate(BootstrapError):
 
     exit_code = 2
     http_status = 503
+
+
+class StoreUnavailable(BootstrapError):
+    """The store cannot be reached (or lost the connection) and the operation did not finish.
+
+    The message always starts with ``store unavailable:``; the CLI exits 1, the API answers 503.
+    """
+
+    exit_code = 1
+    http_status = 503

@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # the contract: never a traceback unless asked for
         reason = _store_failure(exc)
         if reason is not None:
-            click.echo(f"bootstrapctl: the store cannot be used: {reason}", err=True)
+            click.echo(f"bootstrapctl: store unavailable: {reason}", err=True)
         else:
             if os.environ.get("BOOTSTRAP_DEBUG"):
                 traceback.print_exc()

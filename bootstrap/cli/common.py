@@ -55,7 +55,10 @@ class CliState:
         from ..store.engine import Store
 
         if self._store is None:
-            self._store = Store(self.settings.database.url, echo=self.settings.database.echo)
+            db = self.settings.database
+            self._store = Store(
+                db.url, read_url=db.read_url or None, retry_for=db.retry_for, echo=db.echo
+            )
         if check_schema:
             migrate.ensure_current(self._store)
         return self._store

@@ -24,6 +24,7 @@ from .. import domain
 from ..config import Settings
 from ..domain import PublishMode
 from ..errors import Conflict, Exhausted, NotFound, ValidationError
+from ..store import retry
 from ..store.engine import Store
 from ..store.models import Binding, HomeAgent, Network, Subscriber, utcnow
 from . import allocation, audit, networks, outbox, slots, validate, versions, views
@@ -210,10 +211,32 @@ def enroll(
     auth: str = "eap",
     ipv4: bool = False,
 ) -> Enrollment:
-    """Enroll one subscriber; see the module docstring for what happens in the transaction."""
+    """Enroll one subscriber; see the module docstring for what happens in the transaction.
+
+    A lost connection (a failover) is retried (:func:`bootstrap.store.retry.transact`); when
+    it was lost while committing, the retry first looks whether that attempt's row is there
+    (same identity, same row id), so the caller is told once, with the secret it will use,
+    and the identity is never enrolled twice nor a second HoA drawn.
+    """
+    pending: list[Enrollment] = []
+
+    def attempt(s: Session) -> Enrollment:
+        pending.clear()
+        pending.append(enroll_in(s, settings, actor, identity, network, fqdn, auth, ipv4))
+        s.flush()
+        return pending[0]
+
+    def resolve(s: Session) -> Enrollment | None:
+        if not pending:
+            return None
+        mine = pending[0]
+        row_id = s.scalars(
+            select(Subscriber.id).where(Subscriber.identity == mine.subscriber.identity)
+        ).first()
+        return mine if row_id == mine.subscriber.id else None
+
     try:
-        with store.session() as s:
-            return enroll_in(s, settings, actor, identity, network, fqdn, auth, ipv4)
+        return retry.transact(store, attempt, resolve)
     except IntegrityError:
         # a concurrent writer enrolled the same identity or FQDN between check and insert
         raise Conflict(f"subscriber {identity.strip()!r} or its fqdn is already enrolled") from None

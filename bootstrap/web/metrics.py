@@ -23,8 +23,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from ..context import Store
 from ..services import dashboard, home_agents, versions
-from ..store.engine import Store
 from .routing import STORE, RouteTable, run
 
 routes = RouteTable()

@@ -88,7 +88,9 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return error_response(request, exc.http_status, str(exc))
     except DBAPIError as exc:
         log.error("store error on %s %s: %s", request.method, request.path, exc.orig)
-        return error_response(request, 503, "the store cannot be used right now; try again later")
+        return error_response(
+            request, 503, "store unavailable: it cannot be reached right now; try again later"
+        )
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -163,7 +163,7 @@ def test_usage_and_config_errors_are_one_sentence(tmp_path: Path) -> None:
         timeout=60,
     )
     assert r.returncode == 1 and "Traceback" not in r.stderr
-    assert "store cannot be used" in r.stderr
+    assert "store unavailable: " in r.stderr
 
 
 def test_import_is_batched_reports_rejects_and_reruns(ctl: Ctl) -> None:

@@ -238,7 +238,7 @@ async def test_healthz_is_503_when_the_store_is_unreachable(
         resp = await client.get("/api/v1/me", headers=world.bearer("viewer"))
         assert resp.status == 503
         assert await resp.json() == {
-            "error": "the store cannot be used right now; try again later"}
+            "error": "store unavailable: it cannot be reached right now; try again later"}
     finally:
         broken.dispose()
 
