@@ -221,6 +221,8 @@ def act_operator(d: Demo) -> str:
         d.ha_charons[role] = charon
         cfg = peers.bootstrap_config(lab, db, role, charon.socket_path, key)
         d.bootstrapds[role] = peers.start_bootstrapd(lab, role, cfg)
+    for proc in d.bootstrapds.values():
+        peers.wait_ready(lab, proc)
     peers.start_relay(lab)
     enrolled = d.cli("enroll", IDENTITY)
     sub = enrolled.get("subscriber", enrolled)

@@ -186,11 +186,19 @@ def bootstrap_config(lab: Lab, db_url: str, role: str, vici_socket: Path | None,
 
 
 def start_bootstrapd(lab: Lab, role: str, config: Path) -> Process:
-    """bootstrapd of HA host ``role`` in its namespace: DHCP, DNS publisher, VICI bridge."""
+    """bootstrapd of HA host ``role`` in its namespace: DHCP, DNS publisher, VICI bridge.
+
+    Not waited for: the caller starts both hosts, then waits for each (``wait_ready``).
+    """
     proc = lab.start(f"bootstrapd-{role}",
                      in_ns(lab.ns(role), str(BIN / "bootstrapd"), "--config", str(config)))
-    lab.wait_log(proc, "dhcp: home information", 30)
     return proc
+
+
+def wait_ready(lab: Lab, proc: Process) -> None:
+    """Until bootstrapd's DHCP service and VICI bridge have said they run."""
+    lab.wait_log(proc, "dhcp: home information", 40)
+    lab.wait_log(proc, "vici: bridge for", 20)
 
 
 def start_relay(lab: Lab) -> Process:
