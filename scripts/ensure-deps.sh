@@ -12,7 +12,7 @@ packages=(
     libcharon-extauth-plugins libcharon-extra-plugins
     freeradius freeradius-postgresql freeradius-utils
     isc-dhcp-client                                # dhclient as a real DHCP client
-    isc-dhcp-relay                                 # dhcrelay between visited and home link
+    isc-dhcp-relay                                 # dhcrelay: the visited link's DHCPv6 relay
     kea-dhcp6-server kea-dhcp4-server              # the DHCP peer benchmarks compare with
     tshark                                         # second decoder for our DHCP encoder
     chromium chromium-driver                       # browser tests of the web UI

@@ -20,14 +20,24 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from .. import domain
+from .. import dnsrecords, domain
 from ..config import Settings
-from ..domain import PublishMode
 from ..errors import Conflict, Exhausted, NotFound, ValidationError
 from ..store import retry
 from ..store.engine import Store
 from ..store.models import Binding, HomeAgent, Network, Subscriber, utcnow
-from . import allocation, audit, networks, outbox, slots, validate, versions, views
+from . import (
+    allocation,
+    audit,
+    bindings,
+    networks,
+    outbox,
+    publish_mode,
+    slots,
+    validate,
+    versions,
+    views,
+)
 from .actor import Actor
 
 _rng = random.SystemRandom()
@@ -91,8 +101,10 @@ def _refuse_infrastructure_name(session: Session, name: str) -> None:
         raise Conflict(f"fqdn {name!r} is a home agent's name; give the subscriber its own name")
 
 
-def _publish_now(settings: Settings) -> bool:
-    return PublishMode(settings.dns.publish) is PublishMode.ENROLL
+def _publish_now(session: Session, settings: Settings) -> bool:
+    """Enroll mode (the store's, :mod:`.publish_mode`): records exist from enrollment on."""
+    mode = publish_mode.effective(session, settings.dns.publish)
+    return mode is domain.PublishMode.ENROLL
 
 
 def enroll_in(
@@ -176,7 +188,7 @@ def enroll_in(
         created_at=now,
         updated_at=now,
     )
-    if _publish_now(settings):
+    if _publish_now(session, settings):
         outbox.enqueue_subscriber(session, view, net.zones, True, "enroll")
     versions.bump(session, versions.SUBSCRIBERS)
     audit.record(
@@ -358,10 +370,13 @@ def _change_state(
             row.nt_hash = None
         s.flush()
         net = row.network
-        publish = target is domain.SubscriberState.ACTIVE and _publish_now(settings)
+        publish = target is domain.SubscriberState.ACTIVE and _publish_now(s, settings)
         # delete by the addresses it had, publish by the addresses it has
         view_for_dns = before if not publish else _view(s, row)
         if publish or before.state is domain.SubscriberState.ACTIVE:
+            # a registration-mode withdrawal waiting out its grace is superseded: act now
+            bindings.drop_waiting_withdrawals(s, sorted(
+                {rr.name for rr in dnsrecords.subscriber_rrsets(view_for_dns, True)}))
             outbox.enqueue_subscriber(
                 s,
                 _with_state(view_for_dns, target),
