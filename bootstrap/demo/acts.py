@@ -163,13 +163,15 @@ class Demo:
                 total += int(child.get("packets-out", 0))
         return total
 
-    def follow_binding(self, role: str) -> None:
-        """Proxy ND for the HoA on the serving HA's home link, none on the other HA."""
-        for other in HA_ADDRESSES:
-            run("ip", "-n", self.lab.ns(other), "-6", "neigh", "del", "proxy", self.hoa,
-                "dev", "eth0", check=False)
-        run("ip", "-n", self.lab.ns(role), "-6", "neigh", "add", "proxy", self.hoa,
-            "dev", "eth0")
+    def proxied_by(self) -> list[str]:
+        """The HA hosts whose home-link interface answers ND for the HoA (proxy entries)."""
+        out = []
+        for role in HA_ADDRESSES:
+            r = run("ip", "-n", self.lab.ns(role), "-6", "neigh", "show", "proxy", "dev", "eth0",
+                    check=False)
+            if any(line.split()[:1] == [self.hoa] for line in r.stdout.splitlines()):
+                out.append(role)
+        return out
 
     def wait(self, pred: Callable[[], Any], timeout: float, what: str) -> Any:
         deadline = time.monotonic() + timeout
@@ -191,7 +193,8 @@ class Demo:
 
     def through_tunnel(self, role: str) -> None:
         """Ping the home host from the HoA while the MN is served by ``role``."""
-        self.follow_binding(role)
+        self.wait(lambda: self.proxied_by() == [role], 10,
+                  f"{role} does not answer ND for the HoA on the home link (proxy entry)")
         before = self.tunnel_packets()
         self.wait(lambda: peers.ping(self.lab, self.hoa), 10,
                   f"no echo reply from {CN_ADDRESS} to the HoA {self.hoa} through {role}")
@@ -266,7 +269,8 @@ def act_discover(d: Demo) -> str:
 def act_ikev2(d: Demo) -> str:
     took, refused = d.connect_any(d.told_has)
     role = d.wait(d.serving_ha, 15, f"the MN has no SA with its HoA {d.hoa}")
-    d.follow_binding(role)
+    d.wait(lambda: d.proxied_by() == [role], 10,
+           f"{role} does not answer ND for the HoA {d.hoa} on the home link")
     d.wait(lambda: d.binding_ha() == role, 10, f"no open binding on {role} in the store")
     d.wait(lambda: peers.dig(d.lab, d.fqdn, "AAAA") == [d.hoa], 15,
            f"{d.fqdn} AAAA {d.hoa} did not appear in named")
@@ -276,7 +280,7 @@ def act_ikev2(d: Demo) -> str:
     d.through_tunnel(role)
     tried = f" ({', '.join(refused)} refused it first)" if refused else ""
     return (f"SA to {role} {took}{tried}, virtual IP = store HoA {d.hoa}; AAAA+PTR of "
-            f"{d.fqdn} in named; ping {CN_ADDRESS} from the HoA ok")
+            f"{d.fqdn} in named; {role} proxies ND for it; ping {CN_ADDRESS} from the HoA ok")
 
 
 def act_drain(d: Demo) -> str:

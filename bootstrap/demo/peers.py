@@ -181,7 +181,7 @@ def bootstrap_config(lab: Lab, db_url: str, role: str, vici_socket: Path | None,
         credentials_dir=str(store / "credentials"), visited_prefix=VISITED_PREFIX,
         dns_address=DNS_ADDRESS, tsig_key_file=str(dns_key),
         vici_socket=str(vici_socket or "/nonexistent"), dhcp=is_ha, dns=is_ha, vici=is_ha,
-        web=role == "web", web_listen=web_listen,
+        web=role == "web", web_listen=web_listen, home_interface="eth0" if is_ha else "",
     )
 
 
