@@ -16,6 +16,7 @@ packages=(
     kea-dhcp6-server kea-dhcp4-server              # the DHCP peer benchmarks compare with
     tshark                                         # second decoder for our DHCP encoder
     chromium chromium-driver                       # browser tests of the web UI
+    npm                                            # axe-core for the browser tests (scripts/axe.sh)
 )
 fresh_pg=0
 dpkg-query -W -f='${Status}' postgresql 2>/dev/null | grep -q "install ok installed" || fresh_pg=1
@@ -23,3 +24,4 @@ echo "wireshark-common wireshark-common/install-setuid boolean false" | \
     { [ "$(id -u)" -eq 0 ] && debconf-set-selections || sudo debconf-set-selections; } 2>/dev/null || true
 ./scripts/apt.sh "${packages[@]}"
 ./scripts/postgres.sh "$fresh_pg"
+./scripts/axe.sh
