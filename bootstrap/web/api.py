@@ -143,7 +143,7 @@ async def list_subscribers(request: web.Request) -> web.Response:
 
 @routes.add(
     "POST",
-    f"{API}/subscribers/bulk",
+    f"{API}/bulk/subscribers",
     "operator",
     "Suspend, resume or revoke many subscribers; each changes on its own",
     tag="subscribers",
@@ -367,9 +367,9 @@ async def add_home_agent(request: web.Request) -> web.Response:
         b["network"],
         b["address"],
         b.get("ipv4") or None,
-        b.get("priority", 10),
-        b.get("weight", 100),
-        b.get("capacity", 10000),
+        10 if b.get("priority") is None else b["priority"],  # null: the default
+        100 if b.get("weight") is None else b["weight"],
+        10000 if b.get("capacity") is None else b["capacity"],
         bool(b.get("allow_outside_prefix")),
         request.app[SETTINGS],
     )

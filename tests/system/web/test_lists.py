@@ -62,16 +62,16 @@ async def test_api_bulk_changes_each_and_reports_refusals(
     client: TestClient, world: World
 ) -> None:
     _fill(world)
-    r = await client.post("/api/v1/subscribers/bulk", headers=world.bearer("operator"), json={
+    r = await client.post("/api/v1/bulk/subscribers", headers=world.bearer("operator"), json={
         "action": "suspend", "identities": ["m01@example.com", "m03@example.com", "x@example.com"]})
     body = await r.json()
     assert r.status == 200 and body["done"] == ["m01@example.com"]
     assert {x["identity"] for x in body["refused"]} == {"m03@example.com", "x@example.com"}
     assert subscribers.get(world.store, "m01@example.com").state.value == "suspended"
-    r = await client.post("/api/v1/subscribers/bulk", headers=world.bearer("viewer"),
+    r = await client.post("/api/v1/bulk/subscribers", headers=world.bearer("viewer"),
                           json={"action": "revoke", "identities": ["m02@example.com"]})
     assert r.status == 403
-    r = await client.post("/api/v1/subscribers/bulk", headers=world.bearer("operator"),
+    r = await client.post("/api/v1/bulk/subscribers", headers=world.bearer("operator"),
                           json={"action": "explode", "identities": ["m02@example.com"]})
     assert r.status == 422 and "action" in (await r.json())["error"]
 
