@@ -193,6 +193,12 @@ class ViciConfig:
     """Longest wait between reconnect attempts to charon (backoff from 0.2 s)."""
     redirect_wait: float = 5.0
     """Seconds a drained HA waits for a redirected MN to leave before terminating its SA."""
+    queue_file: str = field(default="vici-queue.jsonl", metadata=PATH)
+    """Where charon's binding events wait, appended and fsync'd, while the store is unreachable;
+    they are applied in order when it is back (survives a restart of bootstrapd)."""
+    queue_limit: int = 100000
+    """Most events kept in queue_file; beyond it events are not kept and the bindings are
+    rebuilt from charon's list-sas when the store is back."""
     radius_address: str = "::1"
     """Where FreeRADIUS listens for charon (radius mode; same network namespace)."""
     radius_port: int = 1812

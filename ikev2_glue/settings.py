@@ -53,6 +53,9 @@ class ViciSettings:
     """``[store] snapshot_poll_interval``: how often the store's change versions are read."""
     publish: PublishMode
     """``[dns] publish``: with ``registration`` bindings open/close the subscriber's records."""
+    queue_file: str = ""
+    """``[vici] queue_file``: the durable queue of binding events; empty = none (tests)."""
+    queue_limit: int = 100000
 
     @property
     def publish_on_registration(self) -> bool:
@@ -129,4 +132,12 @@ def from_settings(settings: Settings) -> ViciSettings:
         radius_db_user=v.radius_db_user,
         poll_interval=settings.store.snapshot_poll_interval,
         publish=publish,
+        queue_file=v.queue_file,
+        queue_limit=_queue_limit(v.queue_limit),
     )
+
+
+def _queue_limit(value: int) -> int:
+    if value < 1:
+        raise ConfigError(f"[vici] queue_limit must be at least 1, not {value!r}")
+    return value
