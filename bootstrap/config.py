@@ -221,9 +221,19 @@ class HaConfig:
     host) and its subscribers move to the live HAs of its network."""
     recovery_time: float = 10.0
     """A failed HA becomes active again after beating without a gap for this long."""
+    reinit_concurrency: int = 8
+    """After a takeover, at most this many HA-initiated IKEv2 exchanges in flight per HA."""
+    reinit_rate: float = 50.0
+    """After a takeover, at most this many HA-initiated IKEv2 exchanges started per second."""
+    reinit_timeout: float = 10.0
+    """Seconds an HA-initiated exchange may take before that node is given up (it may still
+    come back by itself: DPD, re-discovery)."""
+    reinit_window: float = 600.0
+    """Only nodes whose binding closed on a failed HA this recently are initiated to."""
 
     def __post_init__(self) -> None:
-        for key in ("heartbeat_interval", "failure_timeout", "recovery_time"):
+        for key in ("heartbeat_interval", "failure_timeout", "recovery_time",
+                    "reinit_concurrency", "reinit_rate", "reinit_timeout", "reinit_window"):
             if not getattr(self, key) > 0:
                 raise ValueError(f"{key} must be greater than 0, not {getattr(self, key)!r}")
         if self.failure_timeout <= self.heartbeat_interval:

@@ -46,9 +46,9 @@ from sqlalchemy.exc import DBAPIError
 
 from bootstrap import domain
 from bootstrap.freshness import FRESHNESS
-from bootstrap.services import availability, bindings, bundle, home_agents, versions
+from bootstrap.services import availability, bindings, bundle, home_agents, takeover, versions
 
-from . import drain, model, plan
+from . import drain, model, plan, profile, reinit
 from .journal import Entry, Journal
 from .link import CharonLink, EventPump, ViciError
 from .settings import AssignMode, ViciSettings
@@ -63,6 +63,8 @@ BAD_EVENTS = Counter("mip6bs_vici_bad_events_total", "VICI events that could not
 LOADED = Gauge("mip6bs_vici_loaded_subscribers", "Subscribers loaded into charon")
 QUEUED = Gauge("mip6bs_vici_queued_events", "Binding events waiting in [vici] queue_file")
 REPLAY_INTERVAL = 1.0
+REINIT = Counter("mip6bs_vici_reinit_total",
+                 "HA-initiated re-bootstraps after a takeover, by outcome", ["outcome"])
 
 REDIRECT_GRACE = drain.REDIRECT_GRACE
 
@@ -77,6 +79,7 @@ class BridgeState:
     radius_loaded: bool = False
     warned_limit: bool = False
     drain: drain.DrainState = field(default_factory=drain.DrainState)
+    pacer: reinit.Pacer | None = None
 
 
 class CharonGone(Exception):
@@ -336,6 +339,43 @@ class Bridge:
             await self._sync(force=state_changed)
         if ha.state is not domain.HAState.ACTIVE:
             await asyncio.to_thread(self.drain_step)
+        else:
+            try:
+                await asyncio.to_thread(self.reinit_step)
+            except (OSError, *ViciError, DBAPIError):
+                raise  # charon or the store gone: the run loop reconnects
+            except Exception as exc:  # a takeover must never stop the bridge
+                REINIT.labels("error").inc()
+                log.warning("vici: HA-initiated re-bootstrap failed this round: %s", exc)
+
+    # ------------------------------------------------------------ takeover
+    def reinit_step(self) -> None:
+        """Initiate IKEv2 to the nodes taken over from a failed HA, paced (:mod:`.reinit`)."""
+        side = self._ha_side
+        if side is None:
+            return
+        if self.state.pacer is None:
+            self.state.pacer = reinit.Pacer(
+                self.cfg.reinit_concurrency, self.cfg.reinit_rate, self.cfg.reinit_timeout
+            )
+        pacer = self.state.pacer
+        window = dt.timedelta(seconds=self.cfg.reinit_window)
+        found = takeover.reinit_targets(self.store, self.fqdn, window)
+        pacer.offer([reinit.Target(t.sub_id, t.identity, t.care_of, t.hoas) for t in found])
+        ike_id = side.ike_id or side.fqdn
+        for act in pacer.step(time.monotonic()):
+            t = act.target
+            if isinstance(act, reinit.GiveUp):
+                REINIT.labels("timeout").inc()
+                log.info("vici: %s did not answer at %s; given up", t.identity, t.care_of)
+                self.link.terminate({"ike": t.conn}, wait_ms=0)
+                self.link.unload_conn(t.conn)
+                continue
+            self.link.load_conn(reinit.conn(t, side.address, ike_id, side.cert_pem))
+            if not self.link.initiate_async(t.conn, profile.current().ha_child):
+                REINIT.labels("refused").inc()
+            log.info("vici: initiating to %s at %s for HoA %s (taken over)",
+                     t.identity, t.care_of, ", ".join(t.hoas))
 
     async def _sync_radius(self) -> None:
         """Radius mode: new secrets need their NT hash; revoked or moved SAs must go."""
@@ -468,7 +508,15 @@ class Bridge:
     def _apply_event(self, ev: model.SaEvent, at: dt.datetime | None = None) -> None:
         if isinstance(ev, model.SaUp):
             EVENTS.labels("up").inc()
-            b = bindings.sa_up(self.store, self.fqdn, live_sa(ev.sa), self.publish_dns, at)
+            sa = live_sa(ev.sa)
+            sub_id = reinit.sub_id_of(ev.sa.conn)
+            if sub_id is not None and self.state.pacer is not None:
+                t = self.state.pacer.established(sub_id)
+                if t is not None:  # no CFG exchange: the HoA is the child's remote TS
+                    REINIT.labels("up").inc()
+                    sa = bindings.LiveSa(sa.uniqueid, sa.identity, sa.care_of,
+                                         sa.care_of_port, t.hoas)
+            b = bindings.sa_up(self.store, self.fqdn, sa, self.publish_dns, at)
             if b is None:
                 log.info("vici: IKE_SA %s of %r is up but names no subscriber with a HoA",
                          ev.sa.uniqueid, ev.sa.identity)

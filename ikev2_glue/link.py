@@ -152,6 +152,18 @@ class CharonLink:
             return False
         return True
 
+    def initiate_async(self, ike: str, child: str) -> bool:
+        """Start an IKE_SA + CHILD_SA and return at once (``timeout -1``): no charon worker
+        thread waits on a peer that may be dead; the outcome arrives as an ``ike-updown``
+        event.  False if charon refused to start it."""
+        try:
+            for _ in self.s.initiate({"ike": ike, "child": child, "timeout": "-1",
+                                      "loglevel": "-1"}):
+                pass
+        except CommandException:
+            return False
+        return True
+
     def redirect(self, ike_id: str, gateway: str) -> bool:
         """Ask the MN to move to ``gateway`` (RFC 5685); success says nothing: charon
         answers ``success`` even for an MN that did not announce redirect support."""

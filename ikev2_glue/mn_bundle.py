@@ -49,6 +49,11 @@ def swanctl_context(
         "with_cert": with_cert,
         "secret_owners": [sub.identity, sub.fqdn] if fqdn_id else [sub.identity],
         "secret": sub.eap_secret or "",
+        # HA-initiated re-bootstrap: only a certificate MN can answer as IKEv2 responder
+        # (charon refuses non-mutual EAP-only authentication)
+        "responder": with_cert,
+        "responder_id": profile.mn_ike_identity(sub.identity, sub.fqdn, fqdn_id),
+        "hoa_ts": ([f"{sub.hoa6}/128"] if sub.hoa6 else []) + ([f"{sub.hoa4}/32"] if dual else []),
     }
 
 
@@ -76,14 +81,19 @@ def render(
         "swanctl.conf": (swanctl_conf(inp, assign, fqdn_id).encode(), 0o600),
         "x509ca/ca.pem": (inp.ca_pem.encode(), 0o644),
         "strongswan.d/mip6-mn.conf": (templating.render("mip6-mn.conf.j2").encode(), 0o644),
+        "mip6-hoa-on-lo.sh": (templating.render(
+            "mip6-hoa-on-lo.sh.j2", identity=inp.sub.identity,
+            hoas=[inp.sub.hoa6] if inp.sub.hoa6 else [], hoa4=inp.sub.hoa4 or "").encode(), 0o755),
     }
     if inp.sub.auth == AuthMethod.CERT:
         if not inp.sub.cert_pem or not inp.sub.key_pem:
             raise NotFound(f"subscriber {inp.sub.identity!r} has no stored certificate and key")
         files["x509/mn.cert.pem"] = (inp.sub.cert_pem.encode(), 0o644)
         files["private/mn.key.pem"] = (inp.sub.key_pem, 0o600)
-    elif not inp.sub.eap_secret:
-        raise NotFound(f"subscriber {inp.sub.identity!r} has no stored EAP secret")
+    else:
+        del files["mip6-hoa-on-lo.sh"]  # an EAP MN cannot answer an HA's initiation
+        if not inp.sub.eap_secret:
+            raise NotFound(f"subscriber {inp.sub.identity!r} has no stored EAP secret")
     return files
 
 

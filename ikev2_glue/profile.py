@@ -39,9 +39,16 @@ class IkeProfile:
     mn_conn: str = "home"
     mn_child: str = "home"
     """Connection and CHILD_SA name in the MN's bundle (``swanctl --initiate --child home``)."""
-    mn_dpd_delay: str = "30s"
-    """The MN probes its HA; with ``mn_dpd_action`` it comes back after an HA restart."""
+    mn_dpd_delay: str = "5s"
+    """The MN probes its HA when idle this long; with the retransmission settings of
+    ``strongswan.d/mip6-mn.conf`` a dead HA is noticed in about 10 s (30 s and charon's
+    default retransmits took 165 s); with ``mn_dpd_action`` it comes back after an HA restart."""
     mn_dpd_action: str = "restart"
+    mn_responder_conn: str = "from-ha"
+    mn_responder_child: str = "hoa"
+    """The MN's responder connection for HA-initiated re-bootstrap after a takeover
+    (draft-li-mip6-ha-init-bootstrap §4): any HA of its network certified by the store's
+    CA may initiate; the child protects the MN's HoA, which it keeps on ``lo``."""
 
 
 PROFILE = IkeProfile()

@@ -43,6 +43,11 @@ class ViciSettings:
     """``[ha] heartbeat_interval``: how often the HA's heartbeat is written while charon answers."""
     failure_timeout: float
     """``[ha] failure_timeout``: a longer gap between heartbeats starts a new run of beats."""
+    reinit_concurrency: int
+    reinit_rate: float
+    reinit_timeout: float
+    reinit_window: float
+    """``[ha] reinit_*``: pacing of the HA-initiated re-bootstrap after a takeover."""
     reconnect_max: float
     redirect_wait: float
     radius_address: str
@@ -124,6 +129,10 @@ def from_settings(settings: Settings) -> ViciSettings:
         command_timeout=_positive("command_timeout", v.command_timeout),
         heartbeat_interval=_ha_positive("heartbeat_interval", settings.ha.heartbeat_interval),
         failure_timeout=_ha_positive("failure_timeout", settings.ha.failure_timeout),
+        reinit_concurrency=settings.ha.reinit_concurrency,
+        reinit_rate=settings.ha.reinit_rate,
+        reinit_timeout=settings.ha.reinit_timeout,
+        reinit_window=settings.ha.reinit_window,
         reconnect_max=_positive("reconnect_max", v.reconnect_max),
         redirect_wait=_positive("redirect_wait", v.redirect_wait),
         radius_address=v.radius_address,

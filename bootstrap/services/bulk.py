@@ -105,10 +105,15 @@ def import_rows(
     each committed batch's result (its new secrets included) before the next
     batch starts.
     """
-    from .batch_enroll import analyze_after_import, enroll_batch  # not needed by parse_csv
+    from .batch_enroll import (  # SQLAlchemy and cryptography: not needed by parse_csv
+        analyze_after_import,
+        enroll_batch,
+        refresh_statistics,
+    )
 
     result = ImportResult()
     batch: list[Row] = []
+    grown = [1000]
 
     def flush() -> None:
         if not batch:
@@ -116,6 +121,12 @@ def import_rows(
         with store.session() as s:
             done = enroll_batch(s, settings, actor, batch)
         result.add(done)
+        if result.enrolled >= grown[0]:
+            # PostgreSQL plans with the row count it last measured: a table it still
+            # thinks nearly empty gets sequential scans, so each batch's lookups would
+            # grow with the import.  Re-measured at 1k, 2k, 4k, ...: O(log n) ANALYZEs.
+            refresh_statistics(store)
+            grown[0] = 2 * result.enrolled
         if on_batch is not None:
             on_batch(done)
         if progress is not None:

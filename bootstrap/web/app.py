@@ -12,9 +12,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..config import Settings
+from ..context import Store
 from ..services.bundle import Renderer
 from ..services.operators import LoginLimiter
-from ..store.engine import Store
 from . import api, bundles, metrics, openapi, pages
 from .routing import LIMITER, SETTINGS, SPECS, STORE, WEB, RouteSpec
 from .security import auth_middleware, errors_middleware, security_headers

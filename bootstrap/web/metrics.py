@@ -24,8 +24,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from .. import freshness
+from ..context import Store
 from ..services import dashboard, home_agents, versions
-from ..store.engine import Store
 from .routing import STORE, RouteTable, run
 
 routes = RouteTable()

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from .. import domain
 from ..config import Settings
+from ..context import Store
 from ..errors import ValidationError
 from ..services import (
     audit,
@@ -30,7 +31,6 @@ from ..services import (
     subscribers,
 )
 from ..services.actor import Actor
-from ..store.engine import Store
 from . import api, bundles
 from .metrics import WEB_LOGINS
 from .routing import LIMITER, PRINCIPAL_KEY, SETTINGS, STORE, WEB, RouteTable, principal, run

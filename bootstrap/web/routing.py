@@ -17,8 +17,8 @@ from typing import Any, ParamSpec, TypeVar
 from aiohttp import web
 
 from ..config import Settings
+from ..context import Store
 from ..services.operators import LoginLimiter, Principal
-from ..store.engine import Store
 from .settings import WebSettings
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

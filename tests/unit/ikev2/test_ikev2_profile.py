@@ -113,7 +113,35 @@ def test_certificate_mns_use_pubkey_or_eap_tls_by_the_has_mode() -> None:
     assert ha_conn(sub)["remote-1"] == {"auth": "pubkey", "id": "mn@example.com"}
     rad = mn_conf(sub, AssignMode.RADIUS)
     assert "auth = eap-tls" in rad and 'eap_id = "mn@example.com"' in rad
-    assert swanctl_list(rad, "vips") == [["::"]] and swanctl_list(rad, "remote_ts") == [["::/0"]]
+    assert swanctl_list(rad, "vips") == [["::"]]
+    # the home child and the responder child of HA-initiated re-bootstrap tunnel everything
+    assert swanctl_list(rad, "remote_ts") == [["::/0"], ["::/0"]]
+
+
+def test_a_certificate_mn_answers_any_ha_of_its_network_for_its_hoa_only() -> None:
+    sub = sub_creds(AuthMethod.CERT, hoa4=None)
+    inp = bundle.MnBundleInput(sub, "ha1.example.com", "2001:db8:1::1", "CA", "example.com")
+    files = mn_bundle.render(inp)
+    conf = files["swanctl.conf"][0].decode()
+    home, responder = conf.split(f"  {profile.current().mn_responder_conn} {{")
+    assert "remote_addrs = 2001:db8:1::1" in home  # the initiator names only its own HA
+    assert "remote_addrs = %any" in responder and "cacerts = ca.pem" in responder
+    assert 'id = "example.com"' in responder.split("remote-1")[1]
+    assert swanctl_list(responder, "local_ts") == [[f"{sub.hoa6}/128"]]
+    assert "auth = pubkey" in responder and "certs = mn.cert.pem" in responder
+    script, mode = files["mip6-hoa-on-lo.sh"]
+    assert mode == 0o755 and f"ip -6 addr replace {sub.hoa6}/128 dev lo" in script.decode()
+    dpd = files["strongswan.d/mip6-mn.conf"][0].decode()
+    assert "retransmit_tries = 2" in dpd and "fwmark = !0x42" in dpd and "fwmark = 0x42" in dpd
+    assert "dpd_delay = 5s" in home
+
+
+def test_an_eap_mn_gets_no_responder_connection() -> None:
+    sub = sub_creds()
+    inp = bundle.MnBundleInput(sub, "ha1.example.com", "2001:db8:1::1", "CA", "example.com")
+    files = mn_bundle.render(inp)
+    assert profile.current().mn_responder_conn not in files["swanctl.conf"][0].decode()
+    assert "mip6-hoa-on-lo.sh" not in files
 
 
 def test_swanctl_strings_are_quoted_and_fqdn_ids_own_the_secret() -> None:
