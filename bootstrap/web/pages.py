@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from .. import domain
+from .. import domain, freshness
 from ..config import Settings
 from ..context import Store
 from ..errors import ValidationError
@@ -28,6 +28,7 @@ from ..services import (
     home_agents,
     networks,
     operators,
+    store_status,
     subscribers,
 )
 from ..services.actor import Actor
@@ -157,7 +158,9 @@ async def dashboard_page(request: web.Request) -> web.Response:
     s = await run(
         dashboard.summary, request.app[STORE], request.app[WEB].heartbeat_timeout
     )
-    return render(request, "dashboard.html", s=s)
+    db = await run(store_status.status, request.app[STORE])
+    stale = freshness.as_json(freshness.FRESHNESS.report())
+    return render(request, "dashboard.html", s=s, db=db, stale=stale)
 
 
 # ---------------------------------------------------------------- subscribers

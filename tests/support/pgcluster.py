@@ -70,6 +70,14 @@ class Server:
         _as_owner(str(BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", OWNER,
                   "--no-sync")
 
+    def init_standby_of(self, primary: Server, name: str = "standby1") -> None:
+        """A streaming standby of ``primary`` (pg_basebackup -R: it follows on its own)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._reachable()
+        _as_owner(str(BIN / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary.port),
+                  "-U", OWNER, "-D", str(self.data), "-R", "-X", "stream", "-c", "fast",
+                  "-d", f"application_name={name}")
+
     @property
     def pid(self) -> int | None:
         try:
