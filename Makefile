@@ -1,20 +1,28 @@
 # mip6-bootstrap: two commands for a newcomer on a fresh Debian machine.
 #   make run   - install what the daemon needs, create an example store, start bootstrapd
 #   make test  - install what the tests need (Debian packages, venv), then run the whole suite
-# Everything else here is a helper of those two.
+#   make demo  - (root) one mobile node bootstrapping end to end on real peers; KEEP=1 leaves
+#                the lab and the web UI up, make demo-clean removes it
+# Everything else here is a helper of those.
 
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test unit venv deps lint typecheck bench clean
+.PHONY: run test demo demo-clean unit venv deps lint typecheck bench clean
 
 run: $(STAMP)
 	./scripts/run.sh
 
 test: deps $(STAMP)
 	./scripts/test.sh
+
+demo: deps $(STAMP)
+	$(PY) -m bootstrap.demo $(if $(KEEP),--keep)
+
+demo-clean: $(STAMP)
+	$(PY) -m bootstrap.demo clean
 
 # The pure tests only (tests/unit): no root, no Debian peers, seconds.
 unit: $(STAMP)

@@ -4,7 +4,9 @@ Fills a store (SQLite and PostgreSQL) with ``bootstrapctl import``'s path,
 starts the real application (``bootstrap.web.app.create_app``) on loopback,
 logs in, and times (median of ``--runs``, after one warm-up) the subscribers
 page, a search for one identity, the dashboard and ``GET /api/v1/subscribers``
-(first page and a page deep in the list).  The peer, in the same run: the
+(first page and a page deep in the list), and every other page of the
+operator UI (filtered and sorted lists, a subscriber, the confirmation
+steps, home agents, networks, DNS, operators, the audit log).  The peer, in the same run: the
 same store's primary-key lookup of one subscriber row through SQLAlchemy
 (what no page can beat), and ``/healthz`` (the server's own floor).
 
@@ -110,6 +112,27 @@ async def measure(
             "api page at 90%": get(
                 f"/api/v1/subscribers?limit=100&offset={count * 9 // 10}", headers=bearer
             ),
+            # every other page of the operator UI
+            "list: filter+sort": get(
+                "/subscribers?network=example.com&state=active&auth=eap&sort=home_agent&dir=desc"
+            ),
+            "list: HA, page 50": get("/subscribers?home_agent=ha2.example.com&page=50&size=100"),
+            "list: page at 90%": get(f"/subscribers?page={count * 9 // 10 // 50}"),
+            "one subscriber": get(f"/subscribers/{one}"),
+            "enroll form": get("/subscribers/new"),
+            "import form": get("/subscribers/import"),
+            "mn configuration": get(f"/subscribers/{one}/config"),
+            "confirm revoke": get(f"/subscribers/{one}/revoke"),
+            "home agents": get("/home-agents"),
+            "one home agent": get("/home-agents/ha1.example.com"),
+            "confirm drain": get("/home-agents/ha1.example.com/drain"),
+            "networks": get("/networks"),
+            "one network": get("/networks/example.com"),
+            "dns": get("/dns"),
+            "operators": get("/operators"),
+            "audit": get("/audit"),
+            "audit: filtered": get("/audit?action=subscriber.&source=cli&since=2020-01-01"),
+            "audit: one target": get(f"/audit?target={one}"),
         }
         return {name: await timed(runs, call) for name, call in cases.items()}
     finally:
@@ -153,9 +176,9 @@ def main() -> None:
             finally:
                 drop()
     print(f"{args.count} subscribers; median of {args.runs} requests, ms (goal: <= 100 each)")
-    print(f"{'request':<22}" + "".join(f" {b:>11}" for b in results))
+    print(f"{'request':<24}" + "".join(f" {b:>11}" for b in results))
     for name in next(iter(results.values())):
-        print(f"{name:<22}" + "".join(f" {r[name]:11.1f}" for r in results.values()))
+        print(f"{name:<24}" + "".join(f" {r[name]:11.1f}" for r in results.values()))
 
 
 if __name__ == "__main__":

@@ -142,9 +142,12 @@ class DnsConfig:
     tsig_key_file: str = field(default="mip6-update.key", metadata=PATH)
     """A BIND ``tsig-keygen`` key file (``key "name" { algorithm ...; secret "..."; };``)."""
     publish: str = field(
-        default=PublishMode.ENROLL.value, metadata=_choice(*(m.value for m in PublishMode))
+        default="", metadata=_choice(*(m.value for m in PublishMode))
     )
-    """When an MN's records appear: at enrollment, or only while it has a live binding."""
+    """When an MN's records appear: "enroll" (at enrollment) or "registration" (only while it
+    has a live binding). One store-wide mode: empty follows the store's (set by
+    'bootstrapctl dns publish MODE', enroll if never set); a value is stored at bootstrapd's
+    first start and must equal the store's afterwards."""
     ttl: int = 300
     """TTL of every record we publish, in seconds."""
     batch_size: int = 400
@@ -193,6 +196,10 @@ class ViciConfig:
     """Longest wait between reconnect attempts to charon (backoff from 0.2 s)."""
     redirect_wait: float = 5.0
     """Seconds a drained HA waits for a redirected MN to leave before terminating its SA."""
+    home_interface: str = ""
+    """The HA's interface on the home link: while a binding is up the HA answers for the
+    MN's HoA there (proxy ND for IPv6, proxy ARP for an IPv4 HoA; RFC 6275 10.4.1) and
+    turns on its proxy_ndp / proxy_arp sysctls (needs CAP_NET_ADMIN). Empty: no proxying."""
     queue_file: str = field(default="vici-queue.jsonl", metadata=PATH)
     """Where charon's binding events wait, appended and fsync'd, while the store is unreachable;
     they are applied in order when it is back (survives a restart of bootstrapd)."""
@@ -342,7 +349,8 @@ def _build_section(name: str, cls: type[Any], raw: Any, base: Path, where: str) 
         if not _type_ok(value, hint):
             raise ConfigError(f"{where}: [{name}] {key} must be {_type_name(hint)}")
         meta = fields[key].metadata
-        if "choices" in meta and value not in meta["choices"]:
+        unset = value == "" == fields[key].default  # an empty choice key means "not set"
+        if "choices" in meta and value not in meta["choices"] and not unset:
             allowed = ", ".join(repr(c) for c in meta["choices"])
             raise ConfigError(f"{where}: [{name}] {key} must be one of {allowed}, not {value!r}")
         if isinstance(hint, type) and hint is float and isinstance(value, int):

@@ -26,7 +26,7 @@ from . import faces, migrate
 from .config import Settings
 from .context import ServiceContext
 from .errors import BootstrapError
-from .services import ha_watch, housekeeping
+from .services import ha_watch, housekeeping, publish_mode
 from .services.bundle import Renderer
 from .store.engine import Store
 
@@ -52,6 +52,8 @@ async def run(settings: Settings, only: str | None = None) -> int:
         db.url, read_url=db.read_url or None, retry_for=db.retry_for, echo=db.echo
     )
     await asyncio.to_thread(migrate.ensure_current, store)
+    # one [dns] publish mode for every host: stored on first start, refused if different
+    await asyncio.to_thread(publish_mode.adopt, store, settings.dns.publish)
     ctx = ServiceContext(settings=settings, store=store, bundle_renderer=bundle_renderer(settings))
     ctx.announce(f"bootstrapd: store {store.engine.url.render_as_string(hide_password=True)}")
     tasks: dict[str, asyncio.Task[None]] = {}

@@ -23,7 +23,7 @@ import dns.xfr
 from bootstrap.dnsrecords import RRset
 from bootstrap.domain import absolute_name
 from bootstrap.errors import BootstrapError, NotFound
-from bootstrap.services import dnsoutbox
+from bootstrap.services import dnsoutbox, publish_mode
 
 from . import plan
 from .errors import from_exception
@@ -83,8 +83,9 @@ async def reconcile(
     """
     store, cfg, client = publisher.store, publisher.settings, publisher.client
     state = await asyncio.to_thread(dnsoutbox.desired_state, store)
+    mode = await asyncio.to_thread(publish_mode.current, store, cfg.publish)
     want, lost = plan.desired_rrsets(
-        state, cfg.publish, now or dt.datetime.now(dt.UTC), cfg.heartbeat_timeout
+        state, mode, now or dt.datetime.now(dt.UTC), cfg.heartbeat_timeout
     )
     listed = sorted({absolute_name(z) for n in state.networks for z in n.zones})
     if zone is not None:

@@ -17,7 +17,7 @@ import logging
 
 from bootstrap.context import ServiceContext, Store
 from bootstrap.dnsrecords import network_rrsets
-from bootstrap.services import dnsoutbox, snapshot
+from bootstrap.services import dnsoutbox, publish_mode, snapshot
 
 from . import plan
 from .publisher import Publisher, publisher_id
@@ -75,9 +75,10 @@ async def serve(ctx: ServiceContext) -> None:
     settings = from_settings(ctx.settings)
     publisher = make_publisher(settings, ctx.store)
     liveness = Liveness(ctx.store, settings)
+    mode = await asyncio.to_thread(publish_mode.current, ctx.store, settings.publish)
     ctx.announce(
         f"dns: publishing the outbox to {settings.server} "
-        f"(TSIG key {settings.key.name}, {settings.publish} mode)"
+        f"(TSIG key {settings.key.name}, {mode.value} mode)"
     )
     try:
         await asyncio.gather(publisher.run(), liveness.run(settings.liveness_interval))

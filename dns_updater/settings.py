@@ -31,7 +31,8 @@ class DnsSettings:
     host: str
     port: int
     key: dns.tsig.Key
-    publish: PublishMode
+    publish: PublishMode | None
+    """The configured mode; None: follow the store's (``bootstrap.services.publish_mode``)."""
     ttl: int
     batch_size: int
     """Records per UPDATE message."""
@@ -67,7 +68,7 @@ def from_settings(settings: Settings) -> DnsSettings:
     cfg = settings.dns
     host, port = split_hostport(cfg.server, "[dns] server")
     try:
-        publish = PublishMode(cfg.publish)
+        publish = PublishMode(cfg.publish) if cfg.publish else None
     except ValueError:
         allowed = ", ".join(m.value for m in PublishMode)
         raise ConfigError(f"[dns] publish must be one of {allowed}, not {cfg.publish!r}") from None

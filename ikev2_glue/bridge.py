@@ -26,6 +26,12 @@ Every decision is a pure function the bridge only executes: what to load
 and remove (:func:`.plan.plan_sync`, :func:`.plan.plan_resync`), which SAs to
 redirect or terminate (:mod:`.drain`), what an event means (:mod:`.model`).
 The bridge supplies the clock, charon and the store.
+
+Home link: with ``[vici] home_interface`` the bridge keeps the kernel's proxy
+neighbour entries there equal to the HoAs of this HA's open bindings
+(:mod:`.proxy` plans, :mod:`.neigh` executes) after every reconcile, every
+batch of SA events and every poll; while charon is unreachable it holds no
+SA, so every entry of ours is removed until the next reconcile.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import ipaddress
 import logging
 import random
 import time
@@ -45,12 +52,14 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy.exc import DBAPIError
 
 from bootstrap import domain
+from bootstrap.errors import NotFound
 from bootstrap.freshness import FRESHNESS
 from bootstrap.services import availability, bindings, bundle, home_agents, takeover, versions
 
-from . import drain, model, plan, profile, reinit
+from . import drain, model, plan, profile, proxy, reinit
 from .journal import Entry, Journal
 from .link import CharonLink, EventPump, ViciError
+from .neigh import ProxyError, ProxyTable
 from .settings import AssignMode, ViciSettings
 from .store_side import StoreSide
 
@@ -63,6 +72,8 @@ BAD_EVENTS = Counter("mip6bs_vici_bad_events_total", "VICI events that could not
 LOADED = Gauge("mip6bs_vici_loaded_subscribers", "Subscribers loaded into charon")
 QUEUED = Gauge("mip6bs_vici_queued_events", "Binding events waiting in [vici] queue_file")
 REPLAY_INTERVAL = 1.0
+PROXIES = Gauge("mip6bs_vici_proxy_entries", "HoAs this HA answers for on its home link")
+PROXY_CHANGES = Counter("mip6bs_vici_proxy_changes_total", "Proxy entries changed", ["action"])
 REINIT = Counter("mip6bs_vici_reinit_total",
                  "HA-initiated re-bootstraps after a takeover, by outcome", ["outcome"])
 
@@ -118,6 +129,9 @@ class Bridge:
         self.mode = cfg.assign
         self.poll = poll_interval or cfg.poll_interval
         self.publish_dns = cfg.publish_on_registration
+        self.proxies = ProxyTable(cfg.home_interface) if cfg.home_interface else None
+        self._proxy_ranges: tuple[proxy.Network, ...] = ()
+        self._proxy_enabled = False
         self.announce = announce
         self.link = CharonLink(self.cfg.socket, self.cfg.command_timeout)
         self.state = BridgeState()
@@ -163,6 +177,7 @@ class Bridge:
             finally:
                 self.connected.clear()
                 self.synced.clear()
+                await asyncio.to_thread(self._sync_proxies, False)
                 if self._pump is not None:
                     await asyncio.to_thread(self._pump.stop)
                     self._pump = None
@@ -195,6 +210,7 @@ class Bridge:
         await self._push_all()
         await asyncio.to_thread(self._replay)  # older than what list-sas says now
         await asyncio.to_thread(self._reconcile)
+        await asyncio.to_thread(self._sync_proxies, True)
         self.synced.set()
 
     def _drain_queue(self) -> None:
@@ -236,6 +252,8 @@ class Bridge:
             events = self._parse(name, msg)
             if events:  # child-updown & co. need no thread hop
                 await asyncio.to_thread(self._apply_events, events)
+                if any(isinstance(e, model.SaUp | model.SaDown) for e in events):
+                    await asyncio.to_thread(self._sync_proxies, True)
 
     # ------------------------------------------------------------ store -> charon
     def _load_ha(self) -> plan.HaSide:
@@ -347,6 +365,8 @@ class Bridge:
             except Exception as exc:  # a takeover must never stop the bridge
                 REINIT.labels("error").inc()
                 log.warning("vici: HA-initiated re-bootstrap failed this round: %s", exc)
+        # bindings closed by another host's transaction (a move) or by reconcile
+        await asyncio.to_thread(self._sync_proxies, True)
 
     # ------------------------------------------------------------ takeover
     def reinit_step(self) -> None:
@@ -531,6 +551,41 @@ class Bridge:
             EVENTS.labels("move").inc()
             bindings.sa_moved(self.store, self.fqdn, ev.uniqueid, ev.remote_host,
                               ev.remote_port)
+
+    # ------------------------------------------------------------ home link
+    def _sync_proxies(self, connected: bool) -> None:
+        """Proxy entries on the home interface := HoAs of the open bindings (none if charon
+        is gone).  Failures are logged once per state change, never fatal."""
+        if self.proxies is None:
+            return
+        try:
+            link = bindings.home_link(self.store, self.fqdn)
+            self._proxy_ranges = tuple(ipaddress.ip_network(r) for r in link.networks)
+            want = proxy.parse_addresses(link.addresses) if connected else frozenset()
+            if want and not self._proxy_enabled:
+                failed = self.proxies.enable()
+                self._proxy_enabled = True
+                if failed:
+                    log.warning("vici: could not set %s to 1; set it as the operator",
+                                ", ".join(failed))
+            todo = proxy.plan_proxies(want, self.proxies.current(), self._proxy_ranges)
+            self.proxies.apply(todo)
+        except (ProxyError, OSError) as exc:
+            self._say(f"home link proxies on {self.proxies.ifname} not set: {exc}",
+                      logging.WARNING)
+            return
+        except DBAPIError:
+            return  # the store is away: keep what is there, the next poll retries
+        except NotFound:
+            return  # this HA is not in the store (yet): nothing is ours
+        for addr in todo.add:
+            log.info("vici: answering for %s on %s (proxy %s)", addr, self.proxies.ifname,
+                     "ND" if addr.version == 6 else "ARP")
+        for addr in todo.remove:
+            log.info("vici: no longer answering for %s on %s", addr, self.proxies.ifname)
+        PROXY_CHANGES.labels("add").inc(len(todo.add))
+        PROXY_CHANGES.labels("remove").inc(len(todo.remove))
+        PROXIES.set(len(want))
 
     def _heartbeat(self) -> None:
         try:

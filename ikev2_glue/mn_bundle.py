@@ -67,6 +67,15 @@ def swanctl_conf(
     return templating.render("swanctl.conf.j2", **ctx)
 
 
+def agent_toml(inp: MnBundleInput) -> str:
+    """``mip6-mn.toml``: what the MN agent needs besides swanctl.conf (identity, home domain)."""
+    p = profile.current()
+    return templating.render(
+        "mip6-mn.toml.j2", identity=inp.sub.identity, home_domain=inp.ha_id or inp.ha_fqdn,
+        connection=p.mn_conn, child=p.mn_child,
+    )
+
+
 def render(
     inp: MnBundleInput,
     assign: AssignMode = AssignMode.PER_SUBSCRIBER,
@@ -81,6 +90,7 @@ def render(
         "swanctl.conf": (swanctl_conf(inp, assign, fqdn_id).encode(), 0o600),
         "x509ca/ca.pem": (inp.ca_pem.encode(), 0o644),
         "strongswan.d/mip6-mn.conf": (templating.render("mip6-mn.conf.j2").encode(), 0o644),
+        "mip6-mn.toml": (agent_toml(inp).encode(), 0o644),
         "mip6-hoa-on-lo.sh": (templating.render(
             "mip6-hoa-on-lo.sh.j2", identity=inp.sub.identity,
             hoas=[inp.sub.hoa6] if inp.sub.hoa6 else [], hoa4=inp.sub.hoa4 or "").encode(), 0o755),

@@ -56,14 +56,20 @@ class ViciSettings:
     radius_db_user: str
     poll_interval: float
     """``[store] snapshot_poll_interval``: how often the store's change versions are read."""
-    publish: PublishMode
-    """``[dns] publish``: with ``registration`` bindings open/close the subscriber's records."""
+    publish: PublishMode | None
+    """``[dns] publish`` if set; only a fallback, the store's mode decides
+    (:mod:`bootstrap.services.publish_mode`)."""
+    home_interface: str = ""
+    """The HA's home-link interface where it proxies ND / ARP for its HoAs; empty: none."""
     queue_file: str = ""
     """``[vici] queue_file``: the durable queue of binding events; empty = none (tests)."""
     queue_limit: int = 100000
 
     @property
-    def publish_on_registration(self) -> bool:
+    def publish_on_registration(self) -> bool | None:
+        """Fallback for a store that holds no publish mode; None: not configured."""
+        if self.publish is None:
+            return None
         return self.publish is PublishMode.REGISTRATION
 
 
@@ -114,7 +120,7 @@ def from_settings(settings: Settings) -> ViciSettings:
     if not v.radius_secret_file.strip():
         raise ConfigError("[vici] radius_secret_file must name a file, not be empty")
     try:
-        publish = PublishMode(settings.dns.publish)
+        publish = PublishMode(settings.dns.publish) if settings.dns.publish else None
     except ValueError:
         allowed = ", ".join(m.value for m in PublishMode)
         raise ConfigError(
@@ -141,6 +147,7 @@ def from_settings(settings: Settings) -> ViciSettings:
         radius_db_user=v.radius_db_user,
         poll_interval=settings.store.snapshot_poll_interval,
         publish=publish,
+        home_interface=v.home_interface.strip(),
         queue_file=v.queue_file,
         queue_limit=_queue_limit(v.queue_limit),
     )

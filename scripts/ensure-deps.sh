@@ -12,9 +12,11 @@ packages=(
     libcharon-extauth-plugins libcharon-extra-plugins
     freeradius freeradius-postgresql freeradius-utils
     isc-dhcp-client                                # dhclient as a real DHCP client
+    isc-dhcp-relay                                 # dhcrelay: the visited link's DHCPv6 relay
     kea-dhcp6-server kea-dhcp4-server              # the DHCP peer benchmarks compare with
     tshark                                         # second decoder for our DHCP encoder
     chromium chromium-driver                       # browser tests of the web UI
+    npm                                            # axe-core for the browser tests (scripts/axe.sh)
 )
 fresh_pg=0
 dpkg-query -W -f='${Status}' postgresql 2>/dev/null | grep -q "install ok installed" || fresh_pg=1
@@ -22,3 +24,4 @@ echo "wireshark-common wireshark-common/install-setuid boolean false" | \
     { [ "$(id -u)" -eq 0 ] && debconf-set-selections || sudo debconf-set-selections; } 2>/dev/null || true
 ./scripts/apt.sh "${packages[@]}"
 ./scripts/postgres.sh "$fresh_pg"
+./scripts/axe.sh

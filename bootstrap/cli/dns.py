@@ -15,7 +15,8 @@ from typing import Any
 import click
 
 from ..errors import BootstrapError
-from ..services import dnsoutbox
+from ..services import dnsoutbox, publish_mode
+from ..services.actor import Actor
 from .common import emit_json, json_option, kv, state, table
 
 
@@ -169,3 +170,29 @@ def reconcile(zone: str | None, dry_run: bool, as_json: bool) -> None:
         )
     if rep.applied and rep.remaining:
         raise RowsRemain(f"{rep.remaining} DNS changes remain pending: {_reasons(st.store())}")
+
+
+@group.command("publish")
+@click.argument("mode", required=False, type=click.Choice(["enroll", "registration"]))
+@json_option
+def publish(mode: str | None, as_json: bool) -> None:
+    """Show or switch the store-wide publish mode; a switch queues the DNS changes it implies.
+
+    One mode for every host (kept in the store): switching to registration withdraws the
+    records of subscribers without a live binding, switching to enroll publishes every
+    active subscriber's, in the same transaction (the running publishers send them).
+    """
+    st = state()
+    if mode is None:
+        cur = publish_mode.current(st.store(), st.settings.dns.publish)
+        if as_json:
+            emit_json({"mode": cur.value})
+        else:
+            click.echo(cur.value)
+        return
+    sw = publish_mode.switch(st.store(), Actor.cli(), mode, st.settings.dns.publish)
+    if as_json:
+        emit_json({"before": sw.before.value, "mode": sw.after.value, "changed": sw.changed})
+        return
+    click.echo(f"publish mode {sw.after.value} (was {sw.before.value}); "
+               f"{sw.changed} subscribers' records queued to follow")

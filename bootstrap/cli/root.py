@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,14 @@ from .importer import import_cmd
 
 if TYPE_CHECKING:
     from .. import migrate, serialize
-    from ..services import audit, credentials, home_agents, networks, subscribers
+    from ..services import (
+        audit,
+        credentials,
+        home_agents,
+        networks,
+        subscriber_list,
+        subscribers,
+    )
 else:  # loaded when a command first uses them (start-up time: see LazyGroup)
     migrate = lazy_module("bootstrap.migrate")
     serialize = lazy_module("bootstrap.serialize")
@@ -36,6 +44,7 @@ else:  # loaded when a command first uses them (start-up time: see LazyGroup)
     home_agents = lazy_module("bootstrap.services.home_agents")
     networks = lazy_module("bootstrap.services.networks")
     subscribers = lazy_module("bootstrap.services.subscribers")
+    subscriber_list = lazy_module("bootstrap.services.subscriber_list")
 
 LAZY = {
     "dns": LazyCommand(
@@ -272,6 +281,25 @@ def ha_list(network_name: str | None, as_json: bool) -> None:
     )
 
 
+@ha.command("edit")
+@click.argument("fqdn")
+@click.option("--priority", type=int, help="SRV priority (lower is tried first).")
+@click.option("--weight", type=int, help="SRV weight among equal priorities.")
+@click.option("--capacity", type=int, help="Subscribers it may carry (not below its load).")
+@json_option
+def ha_edit(
+    fqdn: str, priority: int | None, weight: int | None, capacity: int | None, as_json: bool
+) -> None:
+    """Change an HA's priority, weight or capacity."""
+    st = state()
+    h = home_agents.edit(st.store(), Actor.cli(), fqdn, priority, weight, capacity, st.settings)
+    if as_json:
+        emit_json(serialize.home_agent(h))
+    else:
+        click.echo(f"home agent {h.fqdn}: priority {h.priority}, weight {h.weight},"
+                   f" capacity {h.capacity}")
+
+
 def _ha_state_cmd(name: str, target: domain.HAState, help_text: str) -> click.Command:
     @click.argument("fqdn")
     @json_option
@@ -353,6 +381,10 @@ def enroll(
     e = subscribers.enroll(
         st.store(), st.settings, Actor.cli(), identity, network_name, fqdn, auth, ipv4
     )
+    _show_enrollment(e, as_json)
+
+
+def _show_enrollment(e: subscribers.Enrollment, as_json: bool) -> None:
     if as_json:
         emit_json(serialize.enrollment_flat(e))
         return
@@ -421,21 +453,29 @@ def show(identity: str, as_json: bool) -> None:
 
 @root.command("list")
 @click.option("--network", "network_name", metavar="DOMAIN")
+@click.option("--ha", "ha_name", metavar="FQDN", help="Only the subscribers of this HA.")
 @click.option("--state", "state_", type=click.Choice([s.value for s in domain.SubscriberState]))
+@click.option("--auth", type=click.Choice([a.value for a in domain.AuthMethod]))
 @click.option("--search", help="Substring of identity or FQDN.")
+@click.option("--sort", default="identity", show_default=True,
+              help="identity, fqdn, network, home_agent, state, auth or created.")
+@click.option("--desc", is_flag=True, help="Sort in descending order.")
 @json_option
 def list_cmd(
-    network_name: str | None, state_: str | None, search: str | None, as_json: bool
+    network_name: str | None, ha_name: str | None, state_: str | None, auth: str | None,
+    search: str | None, sort: str, desc: bool, as_json: bool
 ) -> None:
-    """List subscribers."""
+    """List subscribers (the same filters and sorting as the web UI and the API)."""
     store = state().store()
-    page, offset, first = 1000, 0, True
+    first = True
     if as_json:
         click.echo("[", nl=False)
     rows: list[tuple[Any, ...]] = []
+    query = subscriber_list.Query(network_name, ha_name, state_, auth, search, sort, desc,
+                                  page=1, size=subscriber_list.MAX_SIZE)
     while True:
-        items, total = subscribers.list_page(store, network_name, state_, search, page, offset)
-        for sub in items:
+        result = subscriber_list.page(store, query)
+        for sub in result.items:
             if as_json:
                 click.echo(
                     ("" if first else ",") + "\n  " + json.dumps(serialize.subscriber(sub)),
@@ -453,13 +493,26 @@ def list_cmd(
                         sub.hoa4 or "-",
                     )
                 )
-        offset += page
-        if offset >= total or not items:
+        if query.page >= result.pages or not result.items:
             break
+        query = dataclasses.replace(query, page=query.page + 1)
     if as_json:
         click.echo("\n]" if not first else "]")
     else:
         table(rows, ["IDENTITY", "FQDN", "STATE", "HA", "HOA", "HOA4"])
+
+
+@root.command()
+@click.argument("identity")
+@click.option("--auth", type=click.Choice(["eap", "cert"]), help="Default: as before.")
+@click.option("--ipv4", is_flag=True, help="Also assign an IPv4 home address (dual stack).")
+@json_option
+def reenroll(identity: str, auth: str | None, ipv4: bool, as_json: bool) -> None:
+    """Enroll a revoked subscriber again: new credential, HA slot and HoA (old HoA stays
+    quarantined)."""
+    st = state()
+    e = subscribers.reenroll(st.store(), st.settings, Actor.cli(), identity, auth, ipv4)
+    _show_enrollment(e, as_json)
 
 
 def _state_cmd(name: str, help_text: str) -> click.Command:

@@ -32,6 +32,47 @@ def record(session: Session, actor: Actor, action: str, target: str, **detail: A
     )
 
 
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """What the audit page filters by (each optional): exact action or its prefix
+    (``subscriber.`` matches every subscriber action), operator, source, target, time window."""
+
+    action: str | None = None
+    actor: str | None = None
+    source: str | None = None
+    target: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+SOURCES = ("ui", "api", "cli", "daemon")
+
+
+def search(store: Store, q: AuditQuery, limit: int = 50, offset: int = 0) -> list[AuditEntry]:
+    """Newest first, filtered by ``q``."""
+    stmt = select(AuditLog).order_by(AuditLog.id.desc()).limit(limit).offset(offset)
+    if q.action:
+        if q.action.endswith("."):
+            stmt = stmt.where(AuditLog.action.startswith(q.action, autoescape=True))
+        else:
+            stmt = stmt.where(AuditLog.action == q.action)
+    if q.actor:
+        stmt = stmt.where(AuditLog.actor == q.actor)
+    if q.source:
+        stmt = stmt.where(AuditLog.source == q.source)
+    if q.target:
+        stmt = stmt.where(AuditLog.target == q.target)
+    if q.since is not None:
+        stmt = stmt.where(AuditLog.at >= q.since)
+    if q.until is not None:
+        stmt = stmt.where(AuditLog.at < q.until)
+    with store.session() as s:
+        return [
+            AuditEntry(r.id, r.at, r.actor, r.source, r.action, r.target, dict(r.detail or {}))
+            for r in s.scalars(stmt)
+        ]
+
+
 def values(
     actor: Actor, action: str, target: str, at: dt.datetime, **detail: Any
 ) -> dict[str, Any]:

@@ -60,6 +60,7 @@ from . import (
     audit,
     credentials,
     outbox,
+    publish_mode,
     radius,
     slots,
     subscribers,
@@ -386,7 +387,8 @@ def _write_side_effects(
     now: dt.datetime,
 ) -> None:
     """Audit rows and DNS outbox rows by executemany, one change-version bump."""
-    publish = domain.PublishMode(settings.dns.publish) is domain.PublishMode.ENROLL
+    mode = publish_mode.effective(session, settings.dns.publish)  # the store's mode
+    publish = mode is domain.PublishMode.ENROLL
     dns_rows: list[dict[str, object]] = []
     audit_rows: list[dict[str, object]] = []
     for c in cands:

@@ -9,11 +9,21 @@ uniqueids after a restart, so only *open* rows are ever matched.
 An SA names its peer by identity; both the subscriber's RFC 822 identity
 (``mn@example.com``) and its FQDN (RFC 5026 ID_FQDN) are accepted.
 
-With ``[dns] publish = "registration"`` the first open binding of a
-subscriber publishes its AAAA/A/PTR records and closing the last one
-withdraws them: IKE_SA up/down stands in for the MIPv6 registration (our
-charon-based HA sees no Binding Update), written to the DNS outbox in the
-same transaction.
+In registration mode (:mod:`.publish_mode`: the store's mode) whether a
+subscriber's AAAA/A/PTR records exist is decided in the transaction that
+opens or closes one of its bindings, from *all* its open bindings on any HA
+host: the first open binding publishes them, closing the last withdraws
+them.  Both transactions first lock the subscriber's row, so two bridges
+recording a move (new binding on one HA, old one closed on another, in
+either order and at the same instant) are serialised and the second sees the
+first's binding: an overlap never withdraws the records.  A redirect closes
+the old binding just *before* the new one opens, so a withdrawal waits
+:data:`WITHDRAW_GRACE` seconds in the outbox and the next open deletes it.  IKE_SA up/down
+stands in for the MIPv6 registration (our charon-based HA sees no Binding
+Update); the DNS change is written to the outbox in the same transaction.
+
+:func:`home_link` gives the bridge the addresses its HA must answer for on
+the home link (proxy ND / proxy ARP, ``ikev2_glue.proxy``).
 """
 
 from __future__ import annotations
@@ -23,15 +33,35 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from .. import domain
+from .. import dnsrecords, domain
 from ..domain import dns_name
 from ..errors import NotFound
 from ..store.engine import Store
-from ..store.models import Binding, HomeAgent, Network, Subscriber, utcnow
-from . import outbox, views
+from ..store.models import (
+    Binding,
+    DnsOutbox,
+    HomeAddress,
+    HomeAgent,
+    Network,
+    Subscriber,
+    utcnow,
+)
+from . import outbox, publish_mode, views
+
+WITHDRAW_GRACE = 3.0
+"""Seconds a "binding down" withdrawal waits in the outbox before it is sent.
+
+A move by RFC 5685 redirect closes the old binding a few milliseconds before
+the new HA opens the next one; the opening transaction deletes the waiting
+withdrawal, so DNS never sees the records go.  A node that really left loses
+its records this much later (revocation and suspension withdraw at once)."""
+FAILOVER_GRACE = 30.0
+"""The same for bindings closed because their HA failed: the node is expected back through
+another HA of its network (same HoA) once its DPD notices, which takes seconds."""
+WITHDRAW_REASON = "binding down"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,23 +125,66 @@ def _open_count(session: Session, subscriber_id: int) -> int:
     return len(session.scalars(q).all())
 
 
-def _publish(session: Session, sub: Subscriber, shown: bool, reason: str) -> None:
-    """DNS outbox rows for the subscriber's records (registration mode)."""
+def _lock(session: Session, subscriber_id: int) -> None:
+    """Serialise the binding transactions of one subscriber (any host): row lock on PostgreSQL.
+
+    SQLite has one writer at a time already, so FOR UPDATE is left out there.
+    """
+    q = select(Subscriber.id).where(Subscriber.id == subscriber_id).with_for_update()
+    session.execute(q).first()
+
+
+def _registration(session: Session, publish_dns: bool | None) -> bool:
+    """Registration mode? The store's mode; ``publish_dns`` only if the store holds none."""
+    fallback = {True: "registration", False: "enroll", None: ""}[publish_dns]
+    return publish_mode.effective(session, fallback) is domain.PublishMode.REGISTRATION
+
+
+def _records(session: Session, sub: Subscriber) -> tuple[list[dnsrecords.RRset], tuple[str, ...]]:
+    """The subscriber's RRsets (as published) and its network's zones."""
     net = session.get(Network, sub.network_id)
     if net is None:
-        return
+        return [], ()
     ha = session.get(HomeAgent, sub.home_agent_id) if sub.home_agent_id else None
     dsub = views.subscriber(sub, net.domain, ha.fqdn if ha else None, list(sub.addresses))
-    outbox.enqueue_subscriber(session, dsub, net.zones or (), shown, reason)
+    return dnsrecords.subscriber_rrsets(dsub, True), tuple(net.zones or ())
+
+
+def drop_waiting_withdrawals(session: Session, names: list[str]) -> None:
+    """Delete "binding down" rows of ``names`` still waiting out their grace (unclaimed)."""
+    if names:
+        session.execute(
+            delete(DnsOutbox).where(
+                DnsOutbox.name.in_(names), DnsOutbox.reason == WITHDRAW_REASON,
+                DnsOutbox.done_at.is_(None), DnsOutbox.claimed_by.is_(None),
+            )
+        )
+
+
+def _publish(session: Session, sub: Subscriber) -> None:
+    """First open binding: publish, and drop a withdrawal still waiting out its grace."""
+    rrsets, zones = _records(session, sub)
+    drop_waiting_withdrawals(session, sorted({rr.name for rr in rrsets}))
+    outbox.enqueue(session, rrsets, zones, "binding up")
+
+
+def _withdraw(session: Session, sub: Subscriber, now: dt.datetime, grace: float) -> None:
+    """Last binding closed: delete the records, after ``grace`` seconds."""
+    rrsets, zones = _records(session, sub)
+    empty = [dnsrecords.RRset(rr.name, rr.rdtype, ()) for rr in rrsets]
+    due = now + dt.timedelta(seconds=grace)
+    for values in outbox.outbox_rows(empty, zones, WITHDRAW_REASON, now):
+        session.add(DnsOutbox(**{**values, "next_attempt_at": due}))
 
 
 def _open(
-    session: Session, ha: HomeAgent, sa: LiveSa, publish_dns: bool, now: dt.datetime
+    session: Session, ha: HomeAgent, sa: LiveSa, publish_dns: bool | None, now: dt.datetime
 ) -> Binding | None:
     sub = _subscriber(session, sa.identity)
     hoa = pick_hoa(sa.vips)
     if sub is None or hoa is None:
         return None
+    _lock(session, sub.id)
     first = _open_count(session, sub.id) == 0
     row = Binding(
         subscriber_id=sub.id,
@@ -124,25 +197,29 @@ def _open(
     )
     session.add(row)
     session.flush()
-    if publish_dns and first:
-        _publish(session, sub, True, "binding up")
+    if first and _registration(session, publish_dns):
+        _publish(session, sub)
     return row
 
 
-def _close(session: Session, row: Binding, publish_dns: bool, now: dt.datetime) -> None:
+def _close(
+    session: Session, row: Binding, publish_dns: bool | None, now: dt.datetime,
+    grace: float = 0.0,
+) -> None:
+    _lock(session, row.subscriber_id)
     row.down_at = now
     session.flush()
-    if publish_dns and _open_count(session, row.subscriber_id) == 0:
+    if _open_count(session, row.subscriber_id) == 0 and _registration(session, publish_dns):
         sub = session.get(Subscriber, row.subscriber_id)
         if sub is not None:
-            _publish(session, sub, False, "binding down")
+            _withdraw(session, sub, now, grace or WITHDRAW_GRACE)
 
 
 def sa_up(
     store: Store,
     ha_fqdn: str,
     sa: LiveSa,
-    publish_dns: bool = False,
+    publish_dns: bool | None = None,
     now: dt.datetime | None = None,
 ) -> domain.Binding | None:
     """Record an established IKE_SA; None if its identity is no subscriber or it has no HoA.
@@ -166,7 +243,7 @@ def sa_down(
     store: Store,
     ha_fqdn: str,
     uniqueid: str,
-    publish_dns: bool = False,
+    publish_dns: bool | None = None,
     now: dt.datetime | None = None,
 ) -> bool:
     """Close the open binding of IKE_SA ``uniqueid``; False if there was none."""
@@ -206,7 +283,7 @@ def reconcile(
     store: Store,
     ha_fqdn: str,
     live: Iterable[LiveSa],
-    publish_dns: bool = False,
+    publish_dns: bool | None = None,
     now: dt.datetime | None = None,
 ) -> ReconcileResult:
     """Make the open bindings of ``ha_fqdn`` equal charon's established SAs."""
@@ -298,6 +375,38 @@ def still_allowed(store: Store, ha_fqdn: str, identities: Iterable[str]) -> set[
 
 
 @dataclass(frozen=True, slots=True)
+class HomeLink:
+    """What the HA must answer for on its home link (proxy ND / ARP)."""
+
+    addresses: tuple[str, ...]
+    """The IPv6 HoA of every open binding of the HA, and the subscriber's IPv4 HoA if any."""
+    networks: tuple[str, ...]
+    """The HA's network: its home prefix and IPv4 pool (where proxy entries are ours)."""
+
+
+def home_link(store: Store, ha_fqdn: str) -> HomeLink:
+    """The HoAs of ``ha_fqdn``'s open bindings (any family) and its home network's ranges."""
+    with store.session() as s:
+        ha = _ha(s, ha_fqdn)
+        net = s.get(Network, ha.network_id)
+        ranges = tuple(r for r in ((net.prefix, net.ipv4_pool) if net else ()) if r)
+        rows = s.execute(
+            select(Binding.hoa, Binding.subscriber_id)
+            .where(Binding.home_agent_id == ha.id, Binding.down_at.is_(None))
+        ).all()
+        found = {hoa for hoa, _ in rows}
+        subs = {sid for _, sid in rows}
+        if subs:
+            q = select(HomeAddress.address).where(
+                HomeAddress.subscriber_id.in_(subs),
+                HomeAddress.family == 4,
+                HomeAddress.released_at.is_(None),
+            )
+            found.update(s.scalars(q))
+        return HomeLink(tuple(sorted(found)), ranges)
+
+
+@dataclass(frozen=True, slots=True)
 class Assignment:
     """Where the store says a subscriber belongs now (for redirects off a draining HA)."""
 
@@ -334,7 +443,7 @@ def assignments(store: Store, identities: Iterable[str]) -> dict[str, Assignment
 
 
 def close_all_of(
-    session: Session, ha_id: int, publish_dns: bool, now: dt.datetime
+    session: Session, ha_id: int, publish_dns: bool | None, now: dt.datetime
 ) -> int:
     """Close every open binding of HA ``ha_id`` in the caller's transaction (the HA failed).
 
@@ -344,5 +453,5 @@ def close_all_of(
     q = select(Binding).where(Binding.home_agent_id == ha_id, Binding.down_at.is_(None))
     rows = session.scalars(q).all()
     for row in rows:
-        _close(session, row, publish_dns, now)
+        _close(session, row, publish_dns, now, FAILOVER_GRACE)
     return len(rows)

@@ -146,7 +146,8 @@ def apply(
         assert net is not None
         action = "ha.failed" if t.after is domain.HAState.FAILED else "ha.recovered"
         if t.after is domain.HAState.FAILED:
-            publish = settings.dns.publish == domain.PublishMode.REGISTRATION.value
+            # a fallback only: the store's publish mode decides (publish_mode)
+            publish = {"registration": True, "enroll": False}.get(settings.dns.publish)
             closed = bindings.close_all_of(s, row.id, publish, now)
         versions.bump(s, versions.TOPOLOGY)
         audit.record(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
@@ -84,13 +85,33 @@ def add(
         return views.home_agent(row, net.domain)
 
 
-def set_state(
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """What an HA state change did: the HA as it is now and, when drained or down,
+    where its subscribers went."""
+
+    agent: domain.HomeAgent
+    before: domain.HAState
+    moved: dict[str, str] = field(default_factory=dict)
+    """identity -> FQDN of its new HA."""
+    stranded: tuple[str, ...] = ()
+    """Subscribers no other live HA could take (they stay on this one)."""
+
+    def moved_to(self) -> dict[str, int]:
+        """How many subscribers went to each HA."""
+        out: dict[str, int] = {}
+        for target in self.moved.values():
+            out[target] = out.get(target, 0) + 1
+        return dict(sorted(out.items()))
+
+
+def change_state(
     store: Store,
     actor: Actor,
     fqdn: str,
     state: domain.HAState,
     settings: Settings | None = None,
-) -> domain.HomeAgent:
+) -> StateChange:
     """Move an HA to ``state``; a drained or down HA is no longer offered.
 
     Draining or marking down also reassigns the HA's subscribers to the other
@@ -107,11 +128,62 @@ def set_state(
         audit.record(s, actor, f"ha.{state.value}", row.fqdn, before=before)
         outbox.enqueue_network(s, net, settings, f"ha.{state.value}", utcnow())
         result = views.home_agent(row, net.domain)
-    if state is not domain.HAState.ACTIVE:
-        # Subscribers follow in a second transaction; repeating the command repeats it.
-        reassign.reassign_from(store, settings or _defaults(), actor, fqdn)
-        result = get(store, fqdn)
-    return result
+    if state is domain.HAState.ACTIVE:
+        return StateChange(result, domain.HAState(before))
+    # Subscribers follow in a second transaction; repeating the command repeats it.
+    moved = reassign.reassign_from(store, settings or _defaults(), actor, fqdn)
+    return StateChange(get(store, fqdn), domain.HAState(before), moved.moved, moved.stranded)
+
+
+def set_state(
+    store: Store,
+    actor: Actor,
+    fqdn: str,
+    state: domain.HAState,
+    settings: Settings | None = None,
+) -> domain.HomeAgent:
+    """:func:`change_state`, returning only the HA."""
+    return change_state(store, actor, fqdn, state, settings).agent
+
+
+def edit(
+    store: Store,
+    actor: Actor,
+    fqdn: str,
+    priority: int | None = None,
+    weight: int | None = None,
+    capacity: int | None = None,
+    settings: Settings | None = None,
+) -> domain.HomeAgent:
+    """Change an HA's SRV priority and weight or its capacity (not below its current load)."""
+    with store.session() as s:
+        row = lookups.home_agent(s, fqdn)
+        changes: dict[str, int] = {}
+        if priority is not None:
+            validate.uint16(priority, "priority")
+            changes["priority"] = priority
+        if weight is not None:
+            validate.uint16(weight, "weight")
+            changes["weight"] = weight
+        if capacity is not None:
+            validate.positive(capacity, "capacity")
+            if capacity < row.assigned:
+                raise ValidationError(
+                    f"capacity {capacity} is below the {row.assigned} subscribers the HA has now;"
+                    " drain it first or choose at least that"
+                )
+            changes["capacity"] = capacity
+        changes = {k: v for k, v in changes.items() if getattr(row, k) != v}
+        for k, v in changes.items():
+            setattr(row, k, v)
+        net = s.get(Network, row.network_id)
+        assert net is not None
+        if changes:
+            versions.bump(s, versions.TOPOLOGY)
+            audit.record(s, actor, "ha.update", row.fqdn, **changes)
+            if "priority" in changes or "weight" in changes:
+                outbox.enqueue_network(s, net, settings, "ha.update", utcnow())
+        return views.home_agent(row, net.domain)
 
 
 def _defaults() -> Settings:

@@ -17,13 +17,13 @@ import datetime as dt
 import random
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from .. import domain
+from .. import domain, rules
 from ..config import Settings
 from ..store.engine import Store
-from ..store.models import Network, Subscriber, utcnow
-from . import audit, lookups, slots, versions
+from ..store.models import HomeAgent, Network, Subscriber, utcnow
+from . import audit, lookups, slots, versions, views
 from .actor import Actor
 
 _rng = random.SystemRandom()
@@ -82,3 +82,46 @@ def reassign_from(
                 s, actor, "ha.reassign", src.fqdn, moved=len(moved), stranded=len(stranded)
             )
     return Reassignment(moved, tuple(stranded))
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """What draining or downing an HA would do, for a confirmation step."""
+
+    subscribers: int
+    """Active or suspended subscribers on the HA now."""
+    targets: dict[str, int]
+    """Other live HAs of the network that can take subscribers, with their spare slots."""
+
+    @property
+    def room(self) -> int:
+        return sum(self.targets.values())
+
+
+def preview(store: Store, settings: Settings, fqdn: str, now: dt.datetime | None = None) -> Preview:
+    """Count the HA's subscribers and the spare room of the HAs they would move to."""
+    now = now or utcnow()
+    timeout = dt.timedelta(seconds=settings.store.heartbeat_timeout)
+    with store.session() as s:
+        src = lookups.home_agent(s, fqdn)
+        net = s.get(Network, src.network_id)
+        assert net is not None
+        count = s.scalar(
+            select(func.count(Subscriber.id)).where(
+                Subscriber.home_agent_id == src.id,
+                Subscriber.state.in_(
+                    [domain.SubscriberState.ACTIVE.value, domain.SubscriberState.SUSPENDED.value]
+                ),
+            )
+        ) or 0
+        others = [
+            views.home_agent(h, net.domain)
+            for h in s.scalars(
+                select(HomeAgent).where(
+                    HomeAgent.network_id == src.network_id, HomeAgent.id != src.id
+                )
+            )
+        ]
+    live = rules.live_agents(others, now, timeout)
+    targets = {h.fqdn: h.capacity - h.assigned for h in live if h.capacity > h.assigned}
+    return Preview(int(count), dict(sorted(targets.items())))

@@ -20,14 +20,24 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from .. import domain
+from .. import dnsrecords, domain
 from ..config import Settings
-from ..domain import PublishMode
 from ..errors import Conflict, Exhausted, NotFound, ValidationError
 from ..store import retry
 from ..store.engine import Store
 from ..store.models import Binding, HomeAgent, Network, Subscriber, utcnow
-from . import allocation, audit, networks, outbox, slots, validate, versions, views
+from . import (
+    allocation,
+    audit,
+    bindings,
+    networks,
+    outbox,
+    publish_mode,
+    slots,
+    validate,
+    versions,
+    views,
+)
 from .actor import Actor
 
 _rng = random.SystemRandom()
@@ -91,8 +101,10 @@ def _refuse_infrastructure_name(session: Session, name: str) -> None:
         raise Conflict(f"fqdn {name!r} is a home agent's name; give the subscriber its own name")
 
 
-def _publish_now(settings: Settings) -> bool:
-    return PublishMode(settings.dns.publish) is PublishMode.ENROLL
+def _publish_now(session: Session, settings: Settings) -> bool:
+    """Enroll mode (the store's, :mod:`.publish_mode`): records exist from enrollment on."""
+    mode = publish_mode.effective(session, settings.dns.publish)
+    return mode is domain.PublishMode.ENROLL
 
 
 def enroll_in(
@@ -116,32 +128,61 @@ def enroll_in(
     if ipv4 and not net.ipv4_pool:
         raise ValidationError(f"network {net.domain!r} has no IPv4 pool, so --ipv4 cannot be met")
     clash = session.execute(
-        select(Subscriber.identity, Subscriber.fqdn).where(
+        select(Subscriber.identity, Subscriber.fqdn, Subscriber.state).where(
             or_(Subscriber.identity == ident, Subscriber.fqdn == name)
         )
     ).first()
     if clash is not None:
         if clash.identity == ident:
+            if clash.state == domain.SubscriberState.REVOKED.value:
+                raise Conflict(
+                    f"subscriber {ident!r} was revoked; enroll it again with re-enrollment"
+                    " (it gets a new credential and home address)"
+                )
             raise Conflict(f"subscriber {ident!r} is already enrolled")
         raise Conflict(f"fqdn {name!r} already belongs to another subscriber")
     _refuse_infrastructure_name(session, name)
-    ha, agents = _choose_ha(session, net, settings)
-    # cryptography and MD4 load here, not at import: 'bootstrapctl show/list' never needs them
-    from . import credentials, radius
-
     now = utcnow()
-    secret = None
-    cert_path = key_path = ca_path = None
     row = Subscriber(
         identity=ident,
         fqdn=name,
         network_id=net.id,
-        home_agent_id=ha.id,
         state=domain.SubscriberState.ACTIVE.value,
         auth=method.value,
         created_at=now,
         updated_at=now,
     )
+    return _provision(session, settings, actor, row, net, method, ipv4, "subscriber.enroll")
+
+
+def _provision(
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    row: Subscriber,
+    net: Network,
+    method: domain.AuthMethod,
+    ipv4: bool,
+    action: str,
+) -> Enrollment:
+    """Give ``row`` an HA slot, fresh HoA(s) and a fresh credential; publish and audit it."""
+    ha, agents = _choose_ha(session, net, settings)
+    session.add(row)
+    # cryptography and MD4 load here, not at import: 'bootstrapctl show/list' never needs them
+    from . import credentials, radius
+
+    now = utcnow()
+    ident, name = row.identity, row.fqdn
+    secret = None
+    cert_path = key_path = ca_path = None
+    row.home_agent_id = ha.id
+    row.network_id = net.id
+    row.state = domain.SubscriberState.ACTIVE.value
+    row.auth = method.value
+    row.updated_at = now
+    row.secret_enc = row.key_enc = row.nt_hash = None
+    row.cert_pem = row.cert_serial = None
+    row.bundle_issued_at = None  # a new credential: its bundle has not been handed out
     if method is domain.AuthMethod.EAP:
         secret = credentials.new_eap_secret()
         row.secret_enc = credentials.encrypt(settings, secret.encode())
@@ -156,7 +197,6 @@ def enroll_in(
             settings, ident, issued, credentials.ca_pem_in(session)
         )
         row.credential_ref = str(cert_path)
-    session.add(row)
     session.flush()
     avoid = frozenset(str(h.address) for h in agents)
     hoa = allocation.allocate_v6(session, net.id, ipaddress.IPv6Network(net.prefix), row.id, avoid)
@@ -173,16 +213,16 @@ def enroll_in(
         hoas=(hoa,),
         hoa4=hoa4,
         credential_ref=row.credential_ref,
-        created_at=now,
+        created_at=views.aware(row.created_at) or now,
         updated_at=now,
     )
-    if _publish_now(settings):
+    if _publish_now(session, settings):
         outbox.enqueue_subscriber(session, view, net.zones, True, "enroll")
     versions.bump(session, versions.SUBSCRIBERS)
     audit.record(
         session,
         actor,
-        "subscriber.enroll",
+        action,
         ident,
         fqdn=name,
         network=net.domain,
@@ -199,6 +239,37 @@ def enroll_in(
         key_path=key_path,
         ca_path=ca_path,
     )
+
+
+def reenroll(
+    store: Store,
+    settings: Settings,
+    actor: Actor,
+    identity: str,
+    auth: str | None = None,
+    ipv4: bool = False,
+) -> Enrollment:
+    """Enroll a revoked subscriber again: same identity, FQDN and network, a new credential,
+    a new HA slot and new home address(es).  Its old addresses stay quarantined (their rows
+    keep blocking them until the quarantine ends), so the new HoA always differs."""
+    with store.session() as s:
+        row = _row(s, identity)
+        if row.state != domain.SubscriberState.REVOKED.value:
+            raise Conflict(
+                f"subscriber {row.identity!r} is {row.state}; only a revoked subscriber can be"
+                " enrolled again"
+            )
+        try:
+            method = domain.AuthMethod(auth or row.auth)
+        except ValueError:
+            raise ValidationError(f"auth must be 'eap' or 'cert', not {auth!r}") from None
+        net = s.get(Network, row.network_id)
+        assert net is not None
+        if ipv4 and not net.ipv4_pool:
+            raise ValidationError(
+                f"network {net.domain!r} has no IPv4 pool, so --ipv4 cannot be met"
+            )
+        return _provision(s, settings, actor, row, net, method, ipv4, "subscriber.reenroll")
 
 
 def enroll(
@@ -358,10 +429,13 @@ def _change_state(
             row.nt_hash = None
         s.flush()
         net = row.network
-        publish = target is domain.SubscriberState.ACTIVE and _publish_now(settings)
+        publish = target is domain.SubscriberState.ACTIVE and _publish_now(s, settings)
         # delete by the addresses it had, publish by the addresses it has
         view_for_dns = before if not publish else _view(s, row)
         if publish or before.state is domain.SubscriberState.ACTIVE:
+            # a registration-mode withdrawal waiting out its grace is superseded: act now
+            bindings.drop_waiting_withdrawals(s, sorted(
+                {rr.name for rr in dnsrecords.subscriber_rrsets(view_for_dns, True)}))
             outbox.enqueue_subscriber(
                 s,
                 _with_state(view_for_dns, target),
@@ -445,6 +519,7 @@ __all__ = [
     "get",
     "ha_of",
     "list_page",
+    "reenroll",
     "resume",
     "revoke",
     "suspend",

@@ -16,6 +16,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -106,7 +107,7 @@ class Subscriber(Base):
     cert_serial: Mapped[str | None] = mapped_column(String(64))
     bundle_issued_at: Mapped[dt.datetime | None] = mapped_column()
     """When the MN bundle (with the secret) was handed out; set once, by a guarded UPDATE."""
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     network: Mapped[Network] = relationship()
     home_agent: Mapped[HomeAgent | None] = relationship()
@@ -225,7 +226,7 @@ class AuditLog(Base):
     actor: Mapped[str] = mapped_column(String(128))
     source: Mapped[str] = mapped_column(String(16))
     action: Mapped[str] = mapped_column(String(64))
-    target: Mapped[str] = mapped_column(String(320), default="")
+    target: Mapped[str] = mapped_column(String(320), default="", index=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
@@ -285,3 +286,16 @@ class Setting(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str | None] = mapped_column(Text)
     blob: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class StatSample(Base):
+    """One sampled value for the dashboard's time charts (live bindings, DNS outbox depth
+    and oldest age, each HA's load and capacity), kept for a few weeks."""
+
+    __tablename__ = "stat_samples"
+    __table_args__ = (Index("ix_stat_samples_metric_at", "metric", "at"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column()
+    metric: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(253), default="")
+    value: Mapped[float] = mapped_column(Float)

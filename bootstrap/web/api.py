@@ -21,6 +21,8 @@ from ..services import (
     home_agents,
     networks,
     operators,
+    subscriber_bulk,
+    subscriber_list,
     subscribers,
 )
 from . import bundles, schemas
@@ -101,6 +103,10 @@ async def get_dashboard(request: web.Request) -> web.Response:
         "search": ("string", "Substring of identity or FQDN"),
         "state": ("string", "active, suspended or revoked"),
         "network": ("string", "Home network domain"),
+        "home_agent": ("string", "FQDN of the home agent"),
+        "auth": ("string", "eap or cert"),
+        "sort": ("string", "identity, fqdn, network, home_agent, state, auth or created"),
+        "order": ("string", "asc (default) or desc"),
         **PAGE_QUERY,
     },
 )
@@ -108,23 +114,49 @@ async def list_subscribers(request: web.Request) -> web.Response:
     limit = int_param(request, "limit", 100, 1, request.app[WEB].api_page_limit)
     offset = int_param(request, "offset", 0, 0, 2**31)
     q = request.query
-    items, total = await run(
-        subscribers.list_page,
-        request.app[STORE],
-        q.get("network") or None,
-        q.get("state") or None,
-        q.get("search") or None,
-        limit,
-        offset,
+    order = q.get("order") or "asc"
+    if order not in ("asc", "desc"):
+        raise ValidationError(f"query parameter 'order' must be asc or desc, not {order!r}")
+    query = subscriber_list.Query(
+        network=q.get("network") or None,
+        home_agent=q.get("home_agent") or None,
+        state=q.get("state") or None,
+        auth=q.get("auth") or None,
+        search=q.get("search") or None,
+        sort=q.get("sort") or "identity",
+        descending=order == "desc",
+        size=limit,
+        start=offset,
     )
+    result = await run(subscriber_list.page, request.app[STORE], query)
     return ok(
         {
-            "items": [serialize.subscriber(s) for s in items],
-            "total": total,
+            "items": [serialize.subscriber(s) for s in result.items],
+            "total": result.total,
             "limit": limit,
             "offset": offset,
         }
     )
+
+
+@routes.add(
+    "POST",
+    f"{API}/subscribers/bulk",
+    "operator",
+    "Suspend, resume or revoke many subscribers; each changes on its own",
+    tag="subscribers",
+    returns=schemas.BULK_OUT,
+    body=schemas.BULK,
+)
+async def bulk_subscribers(request: web.Request) -> web.Response:
+    data = await body(request, schemas.BULK)
+    out = await run(subscriber_bulk.change, request.app[STORE], request.app[SETTINGS],
+                    principal(request).actor, data["action"], data["identities"])
+    return ok({
+        "action": out.action,
+        "done": out.done,
+        "refused": [{"identity": i, "error": e} for i, e in out.refused],
+    })
 
 
 @routes.add(

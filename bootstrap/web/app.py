@@ -3,8 +3,8 @@
 Middlewares, outermost first: error shapes (JSON under ``/api/``, an error
 page elsewhere, never a trace), then authentication / roles / CSRF.  Security
 headers are added to every response as it is prepared.  Routes come from the
-route tables of :mod:`.pages`, :mod:`.api` (+ :mod:`.openapi`) and
-:mod:`.metrics`.
+route tables of :mod:`.pages` and the ``ui_*`` page modules, :mod:`.api`
+(+ :mod:`.openapi`) and :mod:`.metrics`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,20 @@ from ..config import Settings
 from ..context import Store
 from ..services.bundle import Renderer
 from ..services.operators import LoginLimiter
-from . import api, bundles, metrics, openapi, pages
+from . import (
+    api,
+    bundles,
+    metrics,
+    openapi,
+    pages,
+    ui_admin,
+    ui_audit,
+    ui_dashboard,
+    ui_import,
+    ui_infra,
+    ui_subscribers,
+)
+from .feedback import RESULTS, ResultBox
 from .routing import LIMITER, SETTINGS, SPECS, STORE, WEB, RouteSpec
 from .security import auth_middleware, errors_middleware, security_headers
 from .settings import from_settings
@@ -31,13 +44,18 @@ async def _count(request: web.Request, response: web.StreamResponse) -> None:
 
 
 def create_app(
-    settings: Settings, store: Store, render_bundle: Renderer | None = None
+    settings: Settings,
+    store: Store,
+    render_bundle: Renderer | None = None,
+    sample: bool = False,
 ) -> web.Application:
     """The whole web face over ``store``; the caller runs it (service.py or a test server).
 
     ``render_bundle`` writes the MN bundle for the download routes; the
     composition root passes the strongSwan face's (the web face imports no
-    other face); without one those routes answer 503.
+    other face); without one those routes answer 503.  ``sample`` runs the
+    dashboard's sampler (:mod:`.ui_dashboard`) while the app runs (``bootstrapd``
+    does; tests write their samples themselves).
     """
     app = web.Application(
         middlewares=[errors_middleware, auth_middleware], client_max_size=MAX_BODY
@@ -52,8 +70,14 @@ def create_app(
         app[bundles.RENDERER] = render_bundle
     app[JINJA] = make_environment()
     app[metrics.STORE_REGISTRY] = metrics.store_registry(store, cfg.heartbeat_timeout)
-    for table in (pages.routes, api.routes, metrics.routes):
+    app[RESULTS] = ResultBox()
+    app[ui_import.JOBS] = {}
+    tables = (pages, ui_dashboard, ui_import, ui_subscribers, ui_infra, ui_admin, ui_audit, api,
+              metrics)  # ui_import before ui_subscribers: /subscribers/import is no identity
+    for table in (m.routes for m in tables):
         table.register(app)
+    if sample:
+        app.cleanup_ctx.append(ui_dashboard.sampler)
     app.on_response_prepare.append(security_headers)
     app.on_response_prepare.append(_count)
     return app

@@ -60,6 +60,8 @@ class RouteSpec:
     query: dict[str, tuple[str, str]] = field(default_factory=dict)
     status: int = 200
     tag: str = ""
+    max_body: int | None = None
+    """A larger request-body limit than the app's (file uploads), in bytes."""
 
     @property
     def api(self) -> bool:

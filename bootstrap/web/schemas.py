@@ -288,3 +288,14 @@ DASHBOARD_OUT = _record(
 
 def array_of(schema: dict[str, Any]) -> dict[str, Any]:
     return {"type": "array", "items": schema}
+
+BULK = obj(
+    ("action", "identities"),
+    action=string("What to do with each subscriber", ("suspend", "resume", "revoke")),
+    identities=strings("Identities to act on (1 to 1000)"),
+)
+BULK_OUT = _record(
+    action=_S,
+    done=_STRINGS,
+    refused={"type": "array", "items": _record(identity=_S, error=_S)},
+)

@@ -147,6 +147,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         if request.match_info.http_exception is not None:
             raise request.match_info.http_exception
         raise Refused(403, "this route declares no access rule")
+    if spec.max_body is not None:
+        request = request.clone(client_max_size=spec.max_body)  # an upload route
     store = request.app[STORE]
     token = _bearer(request)
     who: operators.Principal | None = None

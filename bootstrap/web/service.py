@@ -23,7 +23,7 @@ async def serve(ctx: ServiceContext) -> None:
     cfg = from_settings(ctx.settings)
     host, port = cfg.host, cfg.port
     password = await asyncio.to_thread(operators.ensure_first_admin, ctx.store, DAEMON)
-    app = create_app(ctx.settings, ctx.store, ctx.bundle_renderer)
+    app = create_app(ctx.settings, ctx.store, ctx.bundle_renderer, sample=True)
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
     await runner.setup()
     try:

@@ -28,6 +28,11 @@ class WebSettings:
     login_window: float
     api_page_limit: int
     heartbeat_timeout: float
+    hoa_quarantine_days: float = 30.0
+    """Shown on the revoke confirmation (the store applies it)."""
+    dns_enabled: bool = False
+    """Whether this daemon runs the DNS publisher (the dashboard warns when it does not)."""
+    dns_publish: str = "enroll"
 
 
 def _positive(key: str, value: float) -> None:
@@ -55,4 +60,7 @@ def from_settings(settings: Settings) -> WebSettings:
         login_window=w.login_window,
         api_page_limit=w.api_page_limit,
         heartbeat_timeout=settings.store.heartbeat_timeout,
+        hoa_quarantine_days=settings.store.hoa_quarantine_days,
+        dns_enabled=settings.dns.enabled,
+        dns_publish=str(settings.dns.publish),
     )

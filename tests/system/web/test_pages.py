@@ -83,29 +83,62 @@ async def test_enroll_show_suspend_resume_revoke_through_forms(
 ) -> None:
     csrf = await login(client, "oper")
     resp = await client.post("/subscribers", data={"identity": "mn@example.com",
-                                                   "csrf_token": csrf, "ipv4": "on"})
-    assert resp.status == 201
+                                                   "csrf_token": csrf, "ipv4": "on"},
+                             allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"].startswith("/done/")
+    result_url = resp.headers["Location"]
+    resp = await client.get(result_url)
     html = await resp.text()
     sub = subscribers.get(world.store, "mn@example.com")
     assert str(sub.hoas[0]) in html and "ha1.example.com (2001:db8:1::1)" in html
     secret = re.search(r'id="secret">([^<]+)<', html)
     assert secret and resp.headers["Cache-Control"] == "no-store"
+    # a reload shows the result again, without the secret, and enrolls nothing
+    again = await client.get(result_url)
+    text = await again.text()
+    assert again.status == 200 and secret.group(1) not in text and "shown once already" in text
+    assert len(audit.search(world.store, audit.AuditQuery(action="subscriber.enroll"))) == 1
     page = await (await client.get("/subscribers/mn@example.com")).text()
     assert str(sub.hoas[0]) in page and "mn.example.com" in page and str(sub.hoa4) in page
     assert secret.group(1) not in page
-    for verb, state in (("suspend", "suspended"), ("resume", "active"), ("revoke", "revoked")):
-        resp = await client.post(f"/subscribers/mn@example.com/{verb}", data={"csrf_token": csrf})
-        assert resp.status == 200 and resp.url.path == "/subscribers/mn@example.com"
-        assert f'id="state">{state}<' in await resp.text()
+    # suspend asks first, then does it and says so on the subscriber's page
+    ask = await client.post("/subscribers/mn@example.com/suspend", data={"csrf_token": csrf})
+    assert ask.status == 200 and "What this will do" in await ask.text()
+    assert subscribers.get(world.store, "mn@example.com").state.value == "active"
+    resp = await client.post("/subscribers/mn@example.com/suspend",
+                             data={"csrf_token": csrf, "confirm": "yes"})
+    assert resp.url.path == "/subscribers/mn@example.com"
+    text = await resp.text()
+    assert 'id="state">suspended<' in text and "Suspended mn@example.com" in text
+    resp = await client.post("/subscribers/mn@example.com/resume", data={"csrf_token": csrf})
+    assert 'id="state">active<' in await resp.text()
+    resp = await client.post("/subscribers/mn@example.com/revoke",
+                             data={"csrf_token": csrf, "confirm": "yes"})
+    assert resp.url.path.startswith("/done/")
+    text = await resp.text()
+    assert "Revoked mn@example.com" in text and f"{sub.hoas[0]}" in text and "quarantined" in text
     resp = await client.post("/subscribers/mn@example.com/resume", data={"csrf_token": csrf})
     assert resp.status == 409 and "cannot be made active" in await resp.text()
 
 
-async def test_enroll_error_is_a_clear_page(client: TestClient) -> None:
+async def test_enroll_error_is_shown_at_the_field_with_the_input_kept(
+    client: TestClient,
+) -> None:
     csrf = await login(client, "oper")
-    resp = await client.post("/subscribers", data={"identity": "bad", "csrf_token": csrf})
+    resp = await client.post("/subscribers", data={"identity": "bad", "fqdn": "kept.example.com",
+                                                   "csrf_token": csrf})
     text = await resp.text()
-    assert resp.status == 422 and "user@domain" in text and "Traceback" not in text
+    assert resp.status == 422 and "Traceback" not in text
+    assert 'value="bad"' in text and 'value="kept.example.com"' in text
+    field = re.search(r'<input id="f-identity"[^>]*>', text)
+    assert field and 'aria-invalid="true"' in field.group(0)
+    assert 'aria-describedby="e-identity' in field.group(0)
+    error = re.search(r'<p class="field-error" id="e-identity">([^<]+)</p>', text)
+    assert error and "user@domain" in error.group(1)
+    resp = await client.post("/subscribers", data={"identity": "mn@nowhere.example",
+                                                   "csrf_token": csrf})
+    text = await resp.text()
+    assert resp.status == 404 and 'id="e-network"' in text and "bootstrapctl" not in text
 
 
 async def test_bundle_download_once_from_the_page(client: TestClient, world: World) -> None:
@@ -116,7 +149,7 @@ async def test_bundle_download_once_from_the_page(client: TestClient, world: Wor
     with tarfile.open(fileobj=io.BytesIO(await resp.read()), mode="r:gz") as tar:
         assert "mn.example.com-swanctl/swanctl.conf" in tar.getnames()
     page = await (await client.get("/subscribers/mn@example.com")).text()
-    assert "downloaded already" in page and "/bundle" not in page
+    assert "downloaded already" in page and "/config" not in page
     resp = await client.post("/subscribers/mn@example.com/bundle", data={"csrf_token": csrf})
     assert resp.status == 409
 
@@ -127,13 +160,13 @@ async def test_search_and_pages(client: TestClient, world: World) -> None:
             "x", "admin", "token").actor, f"user{i:02d}@example.com")
     await login(client, "view")
     first = await (await client.get("/subscribers")).text()
-    assert "55 subscribers; page 1 of 2" in first and "user49@example.com" in first
+    assert "55 subscribers match; page 1 of 2" in first and "user49@example.com" in first
     assert "user50@example.com" not in first and 'rel="next"' in first
     second = await (await client.get("/subscribers?page=2")).text()
     assert "user54@example.com" in second and 'rel="prev"' in second
     found = await (await client.get("/subscribers?q=user07")).text()
-    assert "1 subscriber;" in found and "user07@example.com" in found
-    assert "Enroll a subscriber" not in first  # a viewer sees no enrollment form
+    assert "1 subscriber match;" in found and "user07@example.com" in found
+    assert "/subscribers/new" not in first  # a viewer is not offered enrollment
     bad = await client.get("/subscribers?page=0")
     assert bad.status == 422
 
@@ -155,10 +188,10 @@ async def test_admin_pages_networks_home_agents_operators_tokens(
     resp = await client.post("/networks", data={
         "domain": "example.net", "prefix": "2001:db8:2::/64", "zones": "example.net",
         "ha_info": "fqdn", "csrf_token": csrf})
-    assert resp.status == 200 and "example.net" in await resp.text()
+    assert resp.status == 200 and "Added network example.net" in await resp.text()
     resp = await client.post("/networks/example.net", data={
         "zones": "", "ha_info": "address", "csrf_token": csrf})
-    assert resp.status == 200
+    assert resp.status == 200 and "Saved network example.net" in await resp.text()
     listing = await (await client.get("/networks")).text()
     assert 'href="/ca.pem"' in listing
     pem = await client.get("/ca.pem")
@@ -168,20 +201,33 @@ async def test_admin_pages_networks_home_agents_operators_tokens(
     resp = await client.post("/home-agents", data={
         "fqdn": "ha2.example.net", "network": "example.net", "address": "2001:db8:2::1",
         "priority": "5", "weight": "", "capacity": "100", "csrf_token": csrf})
-    assert resp.status == 200 and "ha2.example.net" in await resp.text()
+    assert resp.status == 200 and "Added home agent ha2.example.net" in await resp.text()
     resp = await client.post("/home-agents", data={
         "fqdn": "ha3.example.net", "network": "example.net", "address": "2001:db8:2::3",
         "priority": "high", "csrf_token": csrf})
-    assert resp.status == 422 and "priority must be an integer" in await resp.text()
+    text = await resp.text()
+    assert resp.status == 422 and 'id="e-priority">priority must be a whole number' in text
+    assert 'value="ha3.example.net"' in text
+    resp = await client.post("/home-agents/ha2.example.net",
+                             data={"capacity": "250", "csrf_token": csrf})
+    assert "capacity 250" in await resp.text()
     resp = await client.post("/home-agents/ha2.example.net/drain", data={"csrf_token": csrf})
-    assert "draining" in await resp.text()
+    assert "What this will do" in await resp.text()
+    resp = await client.post("/home-agents/ha2.example.net/drain",
+                             data={"csrf_token": csrf, "confirm": "yes"})
+    text = await resp.text()
+    assert "now draining" in text and "No subscriber moved" in text
     resp = await client.post("/home-agents/ha2.example.net/activate", data={"csrf_token": csrf})
-    assert "Drain" in await resp.text()
+    assert "Activated ha2.example.net" in await resp.text()
     resp = await client.post("/operators", data={"name": "dave", "role": "operator",
                                                  "password": "dave-password-1",
                                                  "csrf_token": csrf})
-    assert resp.status == 200 and "dave" in await resp.text()
+    assert resp.status == 200 and "Added operator dave" in await resp.text()
     resp = await client.post("/operators/dave", data={"role": "operator", "action": "disable",
+                                                      "csrf_token": csrf})
+    assert "What this will do" in await resp.text() and not operators.get(
+        world.store, "dave").disabled
+    resp = await client.post("/operators/dave", data={"action": "disable", "confirm": "yes",
                                                       "csrf_token": csrf})
     assert operators.get(world.store, "dave").disabled
     await client.post("/operators/dave", data={"role": "viewer", "action": "enable",
@@ -198,16 +244,21 @@ async def test_admin_pages_networks_home_agents_operators_tokens(
                                                       "csrf_token": csrf})
     assert resp.status == 422 and "at least 12 characters" in await resp.text()
     resp = await client.post("/tokens", data={"name": "script", "role": "viewer", "days": "",
-                                              "csrf_token": csrf})
-    assert resp.status == 201
-    raw = re.search(r'id="token">([^<]+)<', await resp.text())
+                                              "csrf_token": csrf}, allow_redirects=False)
+    assert resp.status == 303
+    shown = await client.get(resp.headers["Location"])
+    raw = re.search(r'id="token">([^<]+)<', await shown.text())
     assert raw and operators.token_principal(world.store, raw.group(1)) is not None
+    assert raw.group(1) not in await (await client.get(resp.headers["Location"])).text()
     await client.post("/tokens/script/revoke", data={"csrf_token": csrf})
+    assert operators.token_principal(world.store, raw.group(1)) is not None  # asked first
+    await client.post("/tokens/script/revoke", data={"csrf_token": csrf, "confirm": "yes"})
     assert operators.token_principal(world.store, raw.group(1)) is None
     log = await (await client.get("/audit")).text()
-    for action in ("network.add", "network.update", "ha.add", "ha.draining", "ha.active",
-                   "operator.add", "operator.update", "token.create", "token.revoke"):
-        assert f"<td>{action}</td>" in log, action
+    for action in ("network.add", "network.update", "ha.add", "ha.update", "ha.draining",
+                   "ha.active", "operator.add", "operator.update", "token.create",
+                   "token.revoke"):
+        assert f"({action})" in log, action
 
 
 async def test_metrics_and_healthz(client: TestClient, world: World) -> None:
