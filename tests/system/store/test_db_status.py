@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 
 from bootstrap import migrate
@@ -42,11 +43,14 @@ def test_db_status_names_primary_standby_lag_and_read_server(tmp_path: Path) -> 
             f'[database]\nurl = "{url}"\nread_url = "{standby.url("st")}"\n'
             '[web]\nlisten = "127.0.0.1:1"\n'
         )
-        for _ in range(50):  # the standby connects to the primary within a moment
+        deadline = time.monotonic() + 60  # the standby connects and catches up in a moment
+        while True:
             r = ctl(config, "db", "status", "--json")
             doc = json.loads(r.stdout)
-            if doc["store"]["standbys"]:
+            if [s for s in doc["store"]["standbys"] if s["state"] == "streaming"]:
                 break
+            assert time.monotonic() < deadline, doc
+            time.sleep(0.3)
         assert r.returncode == 0, r.stderr
         st = doc["store"]
         assert st["primary"]["address"] == f"127.0.0.1:{primary.port}"
