@@ -101,7 +101,8 @@ class GiveUp:
 
 @dataclass
 class Pacer:
-    """At most ``concurrency`` in flight, at most ``rate`` starts per second."""
+    """At most ``concurrency`` in flight; starts at ``rate`` per second on average (a token
+    bucket holding at most ``concurrency``), however seldom the caller steps."""
 
     concurrency: int
     rate: float
@@ -109,7 +110,9 @@ class Pacer:
     pending: deque[Target] = field(default_factory=deque)
     in_flight: dict[int, tuple[Target, float]] = field(default_factory=dict)
     seen: set[int] = field(default_factory=set)
-    next_start: float = 0.0
+    tokens: float = 1.0
+    """Token bucket of the rate: refilled at ``rate`` per second, at most ``concurrency``."""
+    last: float | None = None
     up: int = 0
     given_up: int = 0
     max_in_flight: int = 0
@@ -130,12 +133,15 @@ class Pacer:
                 del self.in_flight[sub_id]
                 self.given_up += 1
                 out.append(GiveUp(t))
-        interval = 1.0 / self.rate
-        while self.pending and len(self.in_flight) < self.concurrency and now >= self.next_start:
+        if self.last is not None:
+            self.tokens = min(float(self.concurrency),
+                              self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        while self.pending and len(self.in_flight) < self.concurrency and self.tokens >= 1.0:
             t = self.pending.popleft()
             self.in_flight[t.sub_id] = (t, now)
             self.max_in_flight = max(self.max_in_flight, len(self.in_flight))
-            self.next_start = max(self.next_start, now) + interval
+            self.tokens -= 1.0
             out.append(Start(t))
         return out
 

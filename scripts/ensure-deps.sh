@@ -16,6 +16,7 @@ packages=(
     kea-dhcp6-server kea-dhcp4-server              # the DHCP peer benchmarks compare with
     tshark                                         # second decoder for our DHCP encoder
     chromium chromium-driver                       # browser tests of the web UI
+    keepalived                                     # VRRP: HA service addresses move on failure
     npm                                            # axe-core for the browser tests (scripts/axe.sh)
 )
 fresh_pg=0

@@ -24,6 +24,7 @@ from .common import (
 )
 from .db_status import db_status
 from .ha_drain import drain_cmd
+from .ha_failover import failover_config_cmd
 from .importer import import_cmd
 
 if TYPE_CHECKING:
@@ -316,6 +317,7 @@ def _ha_state_cmd(name: str, target: domain.HAState, help_text: str) -> click.Co
 
 
 ha.add_command(drain_cmd)
+ha.add_command(failover_config_cmd)
 ha.add_command(_ha_state_cmd("activate", domain.HAState.ACTIVE, "Offer an HA again."))
 ha.add_command(_ha_state_cmd("down", domain.HAState.DOWN, "Mark an HA out of service."))
 

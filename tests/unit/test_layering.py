@@ -51,7 +51,7 @@ PURE = (
     "bootstrap.ha_health",
 )
 # the one core module allowed to import a face, and only inside its functions
-LAZY_FACE_USERS = ("bootstrap.cli.dns", "bootstrap.cli.ikev2")
+LAZY_FACE_USERS = ("bootstrap.cli.dns", "bootstrap.cli.ikev2", "bootstrap.cli.ha_failover")
 
 
 def module_name(path: Path) -> str:

@@ -34,6 +34,14 @@ def test_rate_limits_starts_per_second() -> None:
     assert len(begun) == 10
 
 
+def test_a_slow_caller_gets_the_starts_its_interval_allows_up_to_the_concurrency() -> None:
+    p = reinit.Pacer(concurrency=4, rate=20.0, timeout=10.0)
+    p.offer(targets(20))
+    assert starts(p.step(0.0)) == [1]
+    assert starts(p.step(0.1)) == [2, 3]  # 0.1 s at 20/s: two more
+    assert starts(p.step(1.0)) == [4]  # the bucket holds 4, but only one slot is free
+
+
 def test_a_dead_care_of_is_given_up_after_the_timeout_and_blocks_nobody() -> None:
     p = reinit.Pacer(concurrency=1, rate=1000.0, timeout=3.0)
     p.offer(targets(2))
