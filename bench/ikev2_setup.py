@@ -348,8 +348,7 @@ def main() -> None:
         s.transport.close()
 
         if args.bridge == "off":
-            daemon.terminate()
-            daemon.wait(15)
+            stop_process(daemon, 10)
         per = len(rad_rows) // len(mns)
         slices = [rad_rows[i * per:(i + 1) * per] for i in range(len(mns))]
         in_range = ipaddress.IPv6Network(RANGE_POOL)
@@ -376,9 +375,7 @@ def main() -> None:
         r_rad, r_rng = statistics.mean(rates["radius"]), statistics.mean(rates["range"])
         print(f"  ratio radius/range = {r_rad / r_rng:.2f}  (goal >= 0.95)"
               f" [bridge: {args.bridge}]", flush=True)
-        if daemon.poll() is None:
-            daemon.terminate()
-            daemon.wait(15)
+        stop_process(daemon, 10)
         daemon = None
 
         # ---------------- per-subscriber mode
@@ -411,23 +408,41 @@ def main() -> None:
             bridge.stop()
             bridge = None
     finally:
-        if daemon is not None and daemon.poll() is None:
-            daemon.terminate()
-            daemon.wait(15)
+        # every step on its own: one that fails (a process that ignores SIGTERM) must not
+        # leave the namespaces, charons and FreeRADIUS of the steps after it running
+        if daemon is not None:
+            stop_process(daemon, 10)
         if bridge is not None:
-            bridge.stop()
+            with contextlib.suppress(Exception):
+                bridge.stop()
         for c in procs:
             with contextlib.suppress(Exception):
                 c.stop()
-        if radiusd is not None and radiusd.poll() is None:
-            radiusd.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                radiusd.wait(10)
-        topo.delete()
-        store.dispose()
+        if radiusd is not None:
+            stop_process(radiusd, 10)
+        with contextlib.suppress(Exception):
+            topo.delete()
+        with contextlib.suppress(Exception):
+            store.dispose()
         with psycopg.connect(host=PG, user="postgres", dbname="postgres",
                              autocommit=True) as c:
             c.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+
+
+def stop_process(proc: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM, then SIGKILL after ``grace`` seconds; never raises."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        print(f"bench: pid {proc.pid} ignored SIGTERM for {grace:g} s; killing it", flush=True)
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(5)
 
 
 if __name__ == "__main__":

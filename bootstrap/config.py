@@ -259,9 +259,14 @@ class WebConfig:
     secure_cookies: bool = False
     """Mark cookies Secure; set true when a TLS proxy serves the UI (plain http needs false)."""
     login_attempts: int = 5
-    """Failed logins allowed per client address and per operator name within login_window."""
+    """Failed logins of one name from one address within login_window before it waits.
+
+    The wait doubles with each further lockout of that pair; other addresses (and other
+    names from that address) are not held back, except addresses that never logged in
+    once failures over all pairs reach 20 x login_attempts in a window.
+    """
     login_window: float = 300.0
-    """Seconds over which failed logins are counted."""
+    """Seconds over which failed logins are counted, and the first wait of a locked pair."""
     api_page_limit: int = 500
     """Largest page size the API and UI accept for list endpoints."""
 

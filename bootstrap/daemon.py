@@ -17,9 +17,12 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import os
 import signal
 import sys
+import threading
 from collections.abc import Callable
+from typing import Any
 
 from . import config as config_mod
 from . import faces, migrate
@@ -41,6 +44,54 @@ def bundle_renderer(settings: Settings) -> Renderer:
     module, _, attr = BUNDLE_RENDERER.partition(":")
     factory: Callable[[Settings], Renderer] = getattr(importlib.import_module(module), attr)
     return factory(settings)
+
+
+STOP_GRACE = 2.0
+"""Seconds the services get to stop after SIGTERM: a service manager's stop must work."""
+
+
+async def stop_tasks(tasks: list[asyncio.Task[Any]], grace: float) -> list[asyncio.Task[Any]]:
+    """Cancel ``tasks`` and wait up to ``grace`` s; returns those still running.
+
+    A task may swallow one cancellation (``asyncio.wait_for`` on Python 3.11 does
+    when its inner await completes at the same moment), so the cancel is
+    repeated until the task is done or the grace period is over.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + grace
+    pending = {t for t in tasks if not t.done()}
+    while pending and loop.time() < deadline:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=min(0.2, deadline - loop.time()))
+    return sorted(pending, key=lambda t: t.get_name())
+
+
+def hard_stop_after(seconds: float, code: int) -> None:
+    """Exit the process ``seconds`` from now if it has not exited by then.
+
+    The last resort for a worker thread blocked in a call that cannot be
+    cancelled (a VICI command waits up to [vici] command_timeout, a store
+    query up to its statement timeout): ``asyncio.run`` joins the executor's
+    threads at exit, and a service manager's stop must not wait for them.
+    """
+
+    def expire() -> None:
+        frames = sys._current_frames()
+        busy = [
+            f"{t.name} in {frames[t.ident].f_code.co_name}"
+            for t in threading.enumerate()
+            if t is not threading.current_thread() and t.ident in frames and not t.daemon
+        ]
+        print("bootstrapd: still busy after SIGTERM: " + (", ".join(busy) or "-")
+              + "; exiting now", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
 
 
 async def run(settings: Settings, only: str | None = None) -> int:
@@ -83,10 +134,12 @@ async def run(settings: Settings, only: str | None = None) -> int:
             code = 1
         else:
             print(f"bootstrapd: {task.get_name()} stopped", file=sys.stderr)
-    for task in tasks.values():
-        task.cancel()
+    hard_stop_after(STOP_GRACE + 1.0, code)
     stopper.cancel()
-    await asyncio.gather(*tasks.values(), stopper, return_exceptions=True)
+    stuck = await stop_tasks([*tasks.values(), stopper], STOP_GRACE)
+    for task in stuck:
+        print(f"bootstrapd: {task.get_name()} did not stop within {STOP_GRACE:g} s;"
+              " exiting anyway", file=sys.stderr)
     store.dispose()
     ctx.announce("bootstrapd: stopped")
     return code

@@ -43,6 +43,8 @@ from .wire6 import (
     RelayMessage,
 )
 
+_BROADCAST4 = ipaddress.IPv4Address("255.255.255.255")
+
 # Drop reasons (counter labels; one fixed set).
 UNICAST = "unicast_destination"
 STATEFUL = "stateful_message"
@@ -54,6 +56,7 @@ HOP_LIMIT = "hop_limit"
 NO_IDENTITY = "no_server_identity"
 NOT_REQUEST = "not_a_request"
 NO_CIADDR = "inform_without_ciaddr"
+SPOOFED = "inform_address_mismatch"
 RATE_LIMITED = "rate_limited"
 DROP_REASONS = (
     UNICAST,
@@ -66,6 +69,7 @@ DROP_REASONS = (
     NO_IDENTITY,
     NOT_REQUEST,
     NO_CIADDR,
+    SPOOFED,
     RATE_LIMITED,
     *intake.REASONS,
 )
@@ -342,8 +346,18 @@ def answer4(
     policy: Policy,
     now: dt.datetime,
     rng: random.Random,
+    source: ipaddress.IPv4Address | None = None,
 ) -> Reply4 | Drop:
-    """The DHCPACK to a DHCPINFORM (RFC 2131 §3.4, §4.3.5), or why it is dropped."""
+    """The DHCPACK to a DHCPINFORM (RFC 2131 §3.4, §4.3.5), or why it is dropped.
+
+    The ACK goes to ``ciaddr`` (direct) or ``giaddr`` (relayed), addresses the
+    datagram itself names, so a forged one would make us send to anyone (seen:
+    34.0.2.100, 0.0.0.169); never to broadcast or multicast.  With the
+    datagram's ``source`` known, a direct INFORM is answered only when
+    ``ciaddr`` is that source, a relayed one only when ``giaddr`` is the source
+    or lies in a prefix bound in ``[dhcp4] links`` (a relay may send from
+    another of its addresses).
+    """
     if frame.op != wire4.BOOTREQUEST:
         return Drop(SERVER_MESSAGE)
     mtype = frame.message_type
@@ -355,6 +369,16 @@ def answer4(
     relayed = not frame.giaddr.is_unspecified
     if frame.ciaddr.is_unspecified:
         return Drop(NO_CIADDR)
+    target = frame.giaddr if relayed else frame.ciaddr
+    if target.is_multicast or target == _BROADCAST4:
+        return Drop(SPOOFED)
+    if source is not None:
+        if not relayed and frame.ciaddr != source:
+            return Drop(SPOOFED)
+        if relayed and frame.giaddr != source and not any(
+            frame.giaddr in prefix for prefix, _ in policy.links4.prefixes if prefix.version == 4
+        ):
+            return Drop(SPOOFED)
     server_id = policy.server_id4
     if server_id is None and isinstance(arrival.local_address, ipaddress.IPv4Address):
         server_id = arrival.local_address

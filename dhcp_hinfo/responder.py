@@ -8,6 +8,7 @@ gate).  Every drop is counted by reason and logged at most once per interval.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import logging
 import random
 import struct
@@ -211,7 +212,11 @@ class Responder:
         if not self.rate4.allow((frame.chaddr, frame.giaddr.packed), mono):
             self._drop("4", policy.RATE_LIMITED, mono)
             return None
-        result = policy.answer4(frame, arrival, self.view, self.policy, now, self.rng)
+        try:
+            src: ipaddress.IPv4Address | None = ipaddress.IPv4Address(source)
+        except ValueError:
+            src = None
+        result = policy.answer4(frame, arrival, self.view, self.policy, now, self.rng, src)
         if isinstance(result, Drop):
             self._drop("4", result.reason, mono)
             return None

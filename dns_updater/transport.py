@@ -41,9 +41,10 @@ class UpdateClient:
         self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
 
     async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        return await asyncio.wait_for(
-            asyncio.open_connection(self.host, self.port), self.timeout
-        )
+        # asyncio.timeout rather than wait_for, which on Python 3.11 can swallow a cancel
+        # that lands as the inner await completes (bootstrapd then ignores SIGTERM)
+        async with asyncio.timeout(self.timeout):
+            return await asyncio.open_connection(self.host, self.port)
 
     async def _exchange(
         self, conn: tuple[asyncio.StreamReader, asyncio.StreamWriter], message: bytes
@@ -65,12 +66,14 @@ class UpdateClient:
         while self._idle:
             conn = self._idle.pop()
             try:
-                return await asyncio.wait_for(self._exchange(conn, message), self.timeout), conn
+                async with asyncio.timeout(self.timeout):
+                    return await self._exchange(conn, message), conn
             except (asyncio.IncompleteReadError, ConnectionError):
                 conn[1].close()
         conn = await self._open()
         try:
-            return await asyncio.wait_for(self._exchange(conn, message), self.timeout), conn
+            async with asyncio.timeout(self.timeout):
+                return await self._exchange(conn, message), conn
         except BaseException:
             conn[1].close()
             raise

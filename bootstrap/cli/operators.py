@@ -117,7 +117,7 @@ def token_list(as_json: bool) -> None:
             (
                 t.name,
                 t.role,
-                "revoked" if t.revoked else "valid",
+                t.state(),
                 t.expires_at.isoformat(timespec="seconds") if t.expires_at else "-",
             )
             for t in items

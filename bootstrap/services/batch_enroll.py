@@ -203,6 +203,7 @@ def _drop_enrolled(session: Session, cands: list[_Candidate], out: BatchResult) 
     for c in cands:
         if c.ident in have:
             out.existing += 1
+            out.existing_identities.append(c.ident)
         elif c.fqdn in owner:
             reason = f"fqdn {c.fqdn!r} already belongs to another subscriber"
             out.rejected.append((c.row.line, c.row.identity, reason))

@@ -8,7 +8,14 @@ commits.  An identity that is already enrolled is counted as ``existing``
 rather than rejected, which makes an interrupted import (even a kill -9:
 each batch is a transaction) safe to run again: the rerun completes it.
 Secrets of new EAP subscribers are handed to ``on_batch`` right after their
-batch commits (the caller writes them once, 0600) and stored only encrypted.
+batch commits and stored only encrypted.
+
+Crash safety of that hand-over: with a ``sink`` (the CLI's ``--secrets-out``
+file), each batch's new secrets are written and fsync'd *before* the batch
+commits, and the batch records in the audit log where they went
+(``import.secrets``).  A kill -9 at any point never leaves a committed
+subscriber whose secret is in no file, and a rerun can say, for the rows
+already present, which file holds their secrets (:func:`secrets_written`).
 """
 
 from __future__ import annotations
@@ -16,8 +23,10 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
+from ..errors import ValidationError
+from . import validate
 from .actor import Actor
 
 if TYPE_CHECKING:
@@ -45,15 +54,30 @@ class BatchResult:
 
     enrolled: int = 0
     existing: int = 0
+    existing_identities: list[str] = field(default_factory=list)
     rejected: list[tuple[int, str, str]] = field(default_factory=list)
     secrets: list[tuple[str, str]] = field(default_factory=list)
     certificates: list[tuple[str, str]] = field(default_factory=list)
+
+
+SECRETS_ACTION = "import.secrets"
+
+
+class SecretsSink(Protocol):
+    """Where new EAP secrets go, durably, before their batch commits."""
+
+    def write(self, rows: list[tuple[str, str]]) -> str:
+        """Append (identity, secret) rows durably; returns where they are (a path)."""
+
+    def undo(self) -> None:
+        """Forget the last write: its batch did not commit."""
 
 
 @dataclass
 class ImportResult:
     enrolled: int = 0
     existing: int = 0
+    existing_identities: list[str] = field(default_factory=list)
     rejected: list[tuple[int, str, str]] = field(default_factory=list)
     secrets: list[tuple[str, str]] = field(default_factory=list)
     certificates: list[tuple[str, str]] = field(default_factory=list)
@@ -61,6 +85,7 @@ class ImportResult:
     def add(self, batch: BatchResult) -> None:
         self.enrolled += batch.enrolled
         self.existing += batch.existing
+        self.existing_identities.extend(batch.existing_identities)
         self.rejected.extend(batch.rejected)
         self.secrets.extend(batch.secrets)
         self.certificates.extend(batch.certificates)
@@ -73,7 +98,16 @@ def parse_csv(lines: Iterable[str]) -> Iterator[Row | tuple[int, str]]:
     lines starting with ``#`` are ignored.
     """
     reader = csv.reader(lines)
-    for lineno, cells in enumerate(reader, start=1):
+    lineno = 0
+    while True:
+        lineno += 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield (lineno, f"is not valid CSV ({exc})")
+            continue
         cells = [c.strip() for c in cells]
         if not cells or not any(cells) or cells[0].startswith("#"):
             continue
@@ -83,6 +117,12 @@ def parse_csv(lines: Iterable[str]) -> Iterator[Row | tuple[int, str]]:
             yield (lineno, f"has {len(cells)} columns; expected at most {len(HEADER)}")
             continue
         cells += [""] * (len(HEADER) - len(cells))
+        try:  # NUL or a newline in any column: that row is refused, the batch goes on
+            for column, cell in zip(HEADER, cells, strict=True):
+                validate.text(cell, column)
+        except ValidationError as exc:
+            yield (lineno, str(exc))
+            continue
         ident, fqdn, net, auth = cells
         if not ident:
             yield (lineno, "has no identity")
@@ -98,6 +138,7 @@ def import_rows(
     batch_size: int = BATCH,
     progress: Callable[[int], None] | None = None,
     on_batch: Callable[[BatchResult], None] | None = None,
+    sink: SecretsSink | None = None,
 ) -> ImportResult:
     """Enroll every row; see the module docstring.
 
@@ -118,8 +159,22 @@ def import_rows(
     def flush() -> None:
         if not batch:
             return
-        with store.session() as s:
-            done = enroll_batch(s, settings, actor, batch)
+        from . import audit
+
+        wrote = False
+        try:
+            with store.session() as s:
+                done = enroll_batch(s, settings, actor, batch)
+                if sink is not None and done.secrets:
+                    where = sink.write(done.secrets)  # durable before the commit below
+                    wrote = True
+                    audit.record(
+                        s, actor, SECRETS_ACTION, where, identities=[i for i, _ in done.secrets]
+                    )
+        except BaseException:
+            if wrote and sink is not None:
+                sink.undo()
+            raise
         result.add(done)
         if result.enrolled >= grown[0]:
             # PostgreSQL plans with the row count it last measured: a table it still
@@ -147,4 +202,27 @@ def import_rows(
     return result
 
 
-__all__ = ["BATCH", "BatchResult", "ImportResult", "Row", "import_rows", "parse_csv"]
+def secrets_written(store: Store, identities: Iterable[str]) -> dict[str, int]:
+    """Where earlier imports wrote the secrets of ``identities``: {path: how many}."""
+    from sqlalchemy import select
+
+    from ..store.models import AuditLog
+
+    wanted = set(identities)
+    where: dict[str, int] = {}
+    if not wanted:
+        return where
+    with store.session() as s:
+        q = select(AuditLog.target, AuditLog.detail).where(AuditLog.action == SECRETS_ACTION)
+        for target, detail in s.execute(q):
+            hits = wanted.intersection((detail or {}).get("identities", ()))
+            if hits:
+                where[target] = where.get(target, 0) + len(hits)
+                wanted -= hits
+    return where
+
+
+__all__ = [
+    "BATCH", "BatchResult", "ImportResult", "Row", "SecretsSink", "import_rows", "parse_csv",
+    "secrets_written",
+]

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from ..errors import Conflict, NotFound, ValidationError
 from ..store.engine import Store
 from ..store.models import ApiToken, Operator, WebSession, utcnow
-from . import audit
+from . import audit, validate
 from .actor import Actor
 from .views import aware
 
@@ -37,6 +37,8 @@ ROLES = ("viewer", "operator", "admin")
 """Lowest to highest; a role may do everything the roles before it may."""
 MIN_PASSWORD = 12
 TOKEN_PREFIX = "mip6bs_"
+MAX_TOKEN_DAYS = 36_500
+"""A token lives at most 100 years: longer lifetimes overflow the date type."""
 SEEN_RESOLUTION = dt.timedelta(seconds=60)
 """``last_seen`` is written at most this often per session, not on every request."""
 
@@ -67,6 +69,15 @@ class TokenView:
     revoked: bool
     created_at: dt.datetime | None
     expires_at: dt.datetime | None
+
+    def state(self, now: dt.datetime | None = None) -> str:
+        """``revoked``, ``expired`` or ``valid`` at ``now``: what the token does if sent."""
+        if self.revoked:
+            return "revoked"
+        expires = aware(self.expires_at)
+        if expires is not None and expires <= (now or utcnow()):
+            return "expired"
+        return "valid"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,10 +122,10 @@ def digest(raw: str) -> str:
 
 
 def _check_name(name: str, what: str = "operator name") -> str:
-    if not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ValidationError(
-            f"{what} {name!r} must be 1-64 letters, digits, '.', '-' or '_', starting with a"
-            " letter or digit"
+            f"{what} {validate.shown(name)} must be 1-64 letters, digits, '.', '-' or '_',"
+            " starting with a letter or digit"
         )
     return name
 
@@ -251,8 +262,10 @@ def authenticate(store: Store, name: str, password: str) -> OperatorView | None:
     An unknown name costs one Argon2 verification too, so timing does not
     tell which names exist.
     """
+    if not _NAME.fullmatch(name):
+        name = ""  # cannot exist (NUL, newline, ...): still pay one verification, like a miss
     with store.session() as s:
-        row = s.scalars(select(Operator).where(Operator.name == name)).first()
+        row = s.scalars(select(Operator).where(Operator.name == name)).first() if name else None
         stored = row.password_hash if row is not None else _dummy_hash()
         try:
             _hasher.verify(stored, password)
@@ -348,8 +361,8 @@ def create_token(
     """A new API token; the clear token is returned once and only its SHA-256 kept."""
     _check_name(name, "token name")
     _check_role(role)
-    if lifetime_days is not None and lifetime_days <= 0:
-        raise ValidationError("token lifetime must be a positive number of days")
+    if lifetime_days is not None:
+        validate.number(lifetime_days, "token lifetime in days", 0, MAX_TOKEN_DAYS)
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     expires = utcnow() + dt.timedelta(days=lifetime_days) if lifetime_days else None
     try:
@@ -400,7 +413,9 @@ def list_tokens(store: Store) -> list[TokenView]:
 
 
 def record_login_failure(store: Store, name: str, source: str, reason: str) -> None:
-    """Audit a refused login (never the password)."""
+    """Audit a refused login (never the password; a name that is no valid name, quoted)."""
+    if not _NAME.fullmatch(name):
+        name = validate.shown(name, 64) if name else ""
     with store.session() as s:
         audit.record(
             s,
@@ -416,53 +431,94 @@ def record_login_failure(store: Store, name: str, source: str, reason: str) -> N
 
 
 class LoginLimiter:
-    """Failed logins per key (client address, operator name) in a sliding window.
+    """Failed logins per (operator name, client address), with backoff, under a global ceiling.
 
-    Kept in memory per process: a restart forgives, which is acceptable for
-    a guard against online guessing (Argon2 makes each guess slow anyway).
+    Throttling must not become a way to lock someone out, so:
+
+    * a pair that failed ``attempts`` times within ``window`` waits ``window``;
+      each further lockout of the same pair doubles the wait (at most
+      ``max_backoff``) until it logs in or stays quiet for a whole wait;
+    * only that pair waits: the right password from another address works,
+      and users sharing one address (a proxy) never lock each other out;
+    * ``ceiling`` failures within ``window`` over all pairs (guessing from many
+      addresses) make addresses that never logged in wait too, while
+      addresses that did log in before keep working.
+
+    Kept in memory per process: a restart forgives, which is acceptable for a
+    guard against online guessing (Argon2 makes each guess slow anyway).
     ``clock`` is injectable so tests need not sleep.
     """
 
+    MAX_KEYS = 100_000
+
     def __init__(
-        self, attempts: int, window: float, clock: Callable[[], float] = time.monotonic
+        self,
+        attempts: int,
+        window: float,
+        clock: Callable[[], float] = time.monotonic,
+        ceiling: int | None = None,
+        max_backoff: float = 3600.0,
     ) -> None:
         self.attempts = attempts
         self.window = window
+        self.ceiling = ceiling if ceiling is not None else 20 * max(attempts, 1)
+        self.max_backoff = max(max_backoff, window)
         self._clock = clock
-        self._failures: dict[str, deque[float]] = {}
+        self._failures: dict[tuple[str, str], deque[float]] = {}
+        self._locks: dict[tuple[str, str], tuple[float, int]] = {}
+        """pair -> (locked until, how many lockouts in a row)"""
+        self._all: deque[float] = deque()
+        self._known: dict[str, float] = {}
+        """addresses that logged in, -> when (insertion order = age)"""
 
-    def _recent(self, key: str) -> deque[float]:
-        q = self._failures.get(key)
-        if q is None:
-            return deque()
-        cutoff = self._clock() - self.window
-        while q and q[0] <= cutoff:
-            q.popleft()
-        if not q:
-            del self._failures[key]
-        return q
+    def _prune_all(self, now: float) -> None:
+        cutoff = now - self.window
+        while self._all and self._all[0] <= cutoff:
+            self._all.popleft()
 
-    def retry_after(self, *keys: str) -> float:
-        """Seconds until any of ``keys`` may try again; 0 if all may now."""
+    def retry_after(self, name: str, source: str) -> float:
+        """Seconds until ``name`` may try again from ``source``; 0 if it may now."""
         if self.attempts <= 0:
             return 0.0
-        wait = 0.0
-        for key in keys:
-            q = self._recent(key)
-            if len(q) >= self.attempts:
-                wait = max(wait, q[0] + self.window - self._clock())
-        return max(wait, 0.0)
-
-    def failed(self, *keys: str) -> None:
         now = self._clock()
-        for key in keys:
-            q = self._failures.setdefault(key, deque())
-            q.append(now)
-            while len(q) > self.attempts:
-                q.popleft()
-        if len(self._failures) > 100_000:  # bound memory under a spray of names
-            self._failures.clear()
+        until, _ = self._locks.get((name, source), (0.0, 0))
+        if until > now:
+            return until - now
+        self._prune_all(now)
+        if len(self._all) >= self.ceiling and source not in self._known:
+            return max(self._all[0] + self.window - now, 0.0)
+        return 0.0
 
-    def succeeded(self, *keys: str) -> None:
-        for key in keys:
-            self._failures.pop(key, None)
+    def failed(self, name: str, source: str) -> None:
+        if self.attempts <= 0:
+            return
+        now = self._clock()
+        pair = (name, source)
+        self._all.append(now)
+        self._prune_all(now)
+        while len(self._all) > self.ceiling:
+            self._all.popleft()
+        q = self._failures.setdefault(pair, deque())
+        while q and q[0] <= now - self.window:
+            q.popleft()
+        q.append(now)
+        if len(q) >= self.attempts:
+            until, streak = self._locks.get(pair, (0.0, 0))
+            if until + self.window * 2 ** max(streak - 1, 0) < now:
+                streak = 0  # quiet for a whole wait since the last lockout: start over
+            wait = min(self.window * 2**streak, self.max_backoff)
+            self._locks[pair] = (now + wait, streak + 1)
+            q.clear()
+        if len(self._failures) + len(self._locks) > self.MAX_KEYS:  # a spray of names
+            self._failures = {k: v for k, v in self._failures.items() if v}
+            self._locks = {k: v for k, v in self._locks.items() if v[0] > now}
+            if len(self._failures) + len(self._locks) > self.MAX_KEYS:
+                self._failures.clear()
+
+    def succeeded(self, name: str, source: str) -> None:
+        self._failures.pop((name, source), None)
+        self._locks.pop((name, source), None)
+        self._known.pop(source, None)
+        self._known[source] = self._clock()
+        if len(self._known) > self.MAX_KEYS:
+            del self._known[next(iter(self._known))]

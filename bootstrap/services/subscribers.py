@@ -126,7 +126,7 @@ def enroll_in(
         raise ValidationError(f"auth must be 'eap' or 'cert', not {auth!r}") from None
     net = networks.row_by_domain(session, network or realm)
     if ipv4 and not net.ipv4_pool:
-        raise ValidationError(f"network {net.domain!r} has no IPv4 pool, so --ipv4 cannot be met")
+        raise Conflict(f"network {net.domain!r} has no IPv4 pool, so --ipv4 cannot be met")
     clash = session.execute(
         select(Subscriber.identity, Subscriber.fqdn, Subscriber.state).where(
             or_(Subscriber.identity == ident, Subscriber.fqdn == name)
@@ -367,9 +367,10 @@ def list_page(
             conds.append(t.network_id == networks.row_by_domain(s, network).id)
         if state is not None:
             conds.append(t.state == state)
+        search = validate.text(search, "search").strip() if search else None
         if search:
-            like = f"%{search.strip()}%"
-            conds.append(or_(t.identity.like(like), t.fqdn.like(like)))
+            like = validate.like_pattern(search)
+            conds.append(or_(t.identity.like(like, escape="\\"), t.fqdn.like(like, escape="\\")))
         keys = select(t.identity).where(*conds).order_by(t.identity).limit(limit).offset(offset)
         if search:
             # A substring cannot use an index: one scan yields the page and the total.

@@ -55,8 +55,9 @@ def int_param(request: web.Request, name: str, default: int, lo: int, hi: int) -
 
 
 PAGE_QUERY = {
-    "limit": ("integer", "Page size (1 to [web] api_page_limit, default 100)"),
-    "offset": ("integer", "Rows to skip"),
+    "limit": ("integer", "Page size (1 to [web] api_page_limit, default 100)",
+              {"minimum": 1, "maximum": "api_page_limit"}),
+    "offset": ("integer", "Rows to skip", {"minimum": 0, "maximum": 2**31}),
 }
 
 
@@ -101,7 +102,8 @@ async def get_dashboard(request: web.Request) -> web.Response:
     returns=schemas.SUBSCRIBER_PAGE_OUT,
     query={
         "search": ("string", "Substring of identity or FQDN"),
-        "state": ("string", "active, suspended or revoked"),
+        "state": ("string", "active, suspended or revoked",
+                  {"enum": ["active", "suspended", "revoked"]}),
         "network": ("string", "Home network domain"),
         "home_agent": ("string", "FQDN of the home agent"),
         "auth": ("string", "eap or cert"),

@@ -21,6 +21,7 @@ from . import (
     metrics,
     openapi,
     pages,
+    protocol_log,
     ui_admin,
     ui_audit,
     ui_dashboard,
@@ -57,6 +58,7 @@ def create_app(
     dashboard's sampler (:mod:`.ui_dashboard`) while the app runs (``bootstrapd``
     does; tests write their samples themselves).
     """
+    protocol_log.install()
     app = web.Application(
         middlewares=[errors_middleware, auth_middleware], client_max_size=MAX_BODY
     )

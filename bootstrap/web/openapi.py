@@ -14,9 +14,14 @@ from typing import Any
 from aiohttp import web
 
 from .api import API, ok, routes
-from .routing import SPECS, RouteSpec
+from .routing import SPECS, WEB, RouteSpec
 
 _PARAM = re.compile(r"{([^}:]+)}")
+_END = "(?![\\s\\S])"  # end of text in ECMA and Python regexes alike (Python's $ is not)
+TEXT = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029]*" + _END
+"""What :func:`..services.validate.text` accepts: no control characters (no NUL, newline...)."""
+IDENTITY = "^[^@\\u0000-\\u0020\\u007f-\\u009f\\u2028\\u2029]+@[A-Za-z0-9.-]+" + _END
+"""The shape of an NAI (user@realm); the RFC 7542 rules in full are in validate.identity."""
 
 ERROR = {
     "type": "object",
@@ -39,15 +44,48 @@ def _version() -> str:
         return "0"
 
 
-def operation(spec: RouteSpec) -> dict[str, Any]:
+def _texts(name: str, prop: dict[str, Any]) -> dict[str, Any]:
+    """A string (or string list) property with the pattern the server enforces on text."""
+    if prop.get("type") == "string" and "enum" not in prop and "pattern" not in prop:
+        return {**prop, "pattern": IDENTITY if name == "identity" else TEXT}
+    if prop.get("type") == "array" and prop.get("items", {}).get("type") == "string":
+        return {**prop, "items": {**prop["items"], "pattern": TEXT}}
+    return prop
+
+
+def _nullable_optionals(schema: dict[str, Any]) -> dict[str, Any]:
+    """The request schema as the server reads it: an optional field may be ``null``.
+
+    :func:`.schemas.check` treats ``null`` in an optional field as absent (a
+    ``PATCH`` with ``"ha_info": null`` changes nothing), so the document says so.
+    """
+    required = set(schema.get("required", ()))
+    props = {}
+    for name, prop in schema.get("properties", {}).items():
+        prop = _texts(name, prop)
+        if name not in required:
+            prop = {**prop, "type": [prop["type"], "null"]}
+            if "enum" in prop:
+                prop["enum"] = [*prop["enum"], None]
+        props[name] = prop
+    return {**schema, "properties": props}
+
+
+def operation(spec: RouteSpec, page_limit: int = 1000) -> dict[str, Any]:
     params: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        {"name": name, "in": "path", "required": True,
+         "schema": {"type": "string", "minLength": 1, "pattern": TEXT}}
         for name in _PARAM.findall(spec.path)
     ]
-    for name, (kind, text) in spec.query.items():
+    for name, (kind, text, *more) in spec.query.items():
+        schema: dict[str, Any] = {"type": kind, **(more[0] if more else {})}
+        if kind == "string" and "enum" not in schema:
+            schema["pattern"] = TEXT
+        if schema.get("maximum") == "api_page_limit":
+            schema["maximum"] = page_limit
         params.append(
             {"name": name, "in": "query", "required": False, "description": text,
-             "schema": {"type": kind}}
+             "schema": schema}
         )
     success = "application/gzip" if spec.path.endswith("/bundle") else "application/json"
     op: dict[str, Any] = {
@@ -66,6 +104,8 @@ def operation(spec: RouteSpec) -> dict[str, Any]:
             "404": _error("Not found"),
             "409": _error("Conflicts with the current state"),
             "422": _error("A field breaks a rule"),
+            "503": _error("The store (or a writer this server was started without) is"
+                          " unavailable"),
         },
     }
     if params:
@@ -73,17 +113,17 @@ def operation(spec: RouteSpec) -> dict[str, Any]:
     if spec.body is not None:
         op["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": spec.body}},
+            "content": {"application/json": {"schema": _nullable_optionals(spec.body)}},
         }
     return op
 
 
-def document(specs: list[RouteSpec]) -> dict[str, Any]:
+def document(specs: list[RouteSpec], page_limit: int = 1000) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for spec in specs:
         if not spec.api:
             continue
-        paths.setdefault(spec.path, {})[spec.method.lower()] = operation(spec)
+        paths.setdefault(spec.path, {})[spec.method.lower()] = operation(spec, page_limit)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -110,4 +150,4 @@ def document(specs: list[RouteSpec]) -> dict[str, Any]:
             returns={"type": "object", "required": ["openapi", "paths"]})
 async def openapi_json(request: web.Request) -> web.Response:
     specs = list(request.app[SPECS].values())
-    return ok(document(specs))
+    return ok(document(specs, request.app[WEB].api_page_limit))

@@ -23,6 +23,7 @@ from .routing import LIMITER, PRINCIPAL_KEY, STORE, WEB, RouteTable, principal, 
 from .security import (
     LOGIN_COOKIE,
     clear_session_cookie,
+    same_origin_path,
     set_session_cookie,
 )
 from .templating import render
@@ -39,9 +40,8 @@ async def form(request: web.Request) -> dict[str, str]:
 
 
 def _safe_next(value: str | None) -> str:
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return "/"
+    """``value`` if it is a same-origin path, else ``/`` (:func:`.security.same_origin_path`)."""
+    return same_origin_path(value) or "/"
 
 
 # ---------------------------------------------------------------- static, login, logout
@@ -86,7 +86,7 @@ async def login(request: web.Request) -> web.Response:
     name, password = f.get("name", "").strip(), f.get("password", "")
     store, limiter = request.app[STORE], request.app[LIMITER]
     source = request.remote or "unknown"
-    keys = (f"addr:{source}", f"name:{name}")
+    keys = (name, source)
     wait = limiter.retry_after(*keys)
     if wait > 0:
         WEB_LOGINS.labels("rate_limited").inc()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
@@ -26,6 +27,9 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_PARAM = re.compile(r"{(\w+)}")
+"""A path parameter matches any one segment: aiohttp's default refuses ``{`` and ``}``, which
+RFC 7542 allows in an identity (``a{b}@example.com`` is reached as ``a%7Bb%7D@example.com``)."""
 
 SETTINGS = web.AppKey("settings", Settings)
 """The whole configuration, for the service-layer calls (enrol, export) that need it."""
@@ -57,7 +61,8 @@ class RouteSpec:
     summary: str
     body: dict[str, Any] | None = None
     returns: dict[str, Any] | None = None
-    query: dict[str, tuple[str, str]] = field(default_factory=dict)
+    query: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    """``{name: (json type, text)}`` or ``(json type, text, {extra schema keys})``"""
     status: int = 200
     tag: str = ""
     max_body: int | None = None
@@ -99,7 +104,7 @@ class RouteTable:
     def register(self, app: web.Application) -> None:
         by_handler: dict[Handler, RouteSpec] = app[SPECS]
         for spec in self.specs:
-            app.router.add_route(spec.method, spec.path, spec.handler)
+            app.router.add_route(spec.method, _PARAM.sub(r"{\1:[^/]+}", spec.path), spec.handler)
             by_handler[spec.handler] = spec
 
 

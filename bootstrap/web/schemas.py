@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ValidationError
+from ..services import validate
+from ..services.operators import MAX_TOKEN_DAYS
 
 
 def obj(required: tuple[str, ...] = (), **props: dict[str, Any]) -> dict[str, Any]:
@@ -40,10 +42,14 @@ def boolean(text: str) -> dict[str, Any]:
     return {"type": "boolean", "description": text}
 
 
-def number(text: str, minimum: float | None = None) -> dict[str, Any]:
+def number(
+    text: str, minimum: float | None = None, maximum: float | None = None
+) -> dict[str, Any]:
     out: dict[str, Any] = {"type": "number", "description": text}
     if minimum is not None:
         out["exclusiveMinimum"] = minimum
+    if maximum is not None:
+        out["maximum"] = maximum
     return out
 
 
@@ -105,23 +111,37 @@ def check(schema: dict[str, Any], data: Any) -> dict[str, Any]:
         if "exclusiveMinimum" in prop and value <= prop["exclusiveMinimum"]:
             raise ValidationError(f"field {name!r} must be more than {prop['exclusiveMinimum']}")
         if kind == "string" and "minLength" in prop and len(value) < prop["minLength"]:
-            raise ValidationError(f"field {name!r} must not be empty")
+            least = prop["minLength"]
+            raise ValidationError(
+                f"field {name!r} must not be empty" if least == 1
+                else f"field {name!r} must have at least {least} characters"
+            )
+        if kind == "string" and "maxLength" in prop and len(value) > prop["maxLength"]:
+            raise ValidationError(f"field {name!r} must be at most {prop['maxLength']} characters")
+        for item in value if kind == "array" else [value] if kind == "string" else []:
+            validate.text(item, f"field {name!r}")
     return data
 
 
 ROLE = ("viewer", "operator", "admin")
+# Patterns the OpenAPI document publishes (what the service layer enforces; the end of
+# text is written (?![\s\S]) because Python's $ also matches before a final newline).
+_DNS = (r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+        r"[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?(?![\s\S])")
+_DNS_NAME: dict[str, Any] = {"pattern": _DNS, "maxLength": 253}
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}(?![\s\S])"
 
 ENROLL = obj(
     ("identity",),
     identity=string("NAI of the mobile node, e.g. mn@example.com", minLength=1),
-    network=string("Home network domain; default: the identity's domain"),
-    fqdn=string("Host name; default: derived from the identity"),
+    network=string("Home network domain; default: the identity's domain", **_DNS_NAME),
+    fqdn=string("Host name; default: derived from the identity", **_DNS_NAME),
     auth=string("IKEv2 authentication of the MN", ("eap", "cert")),
     ipv4=boolean("Also assign an IPv4 home address (dual stack)"),
 )
 NETWORK_ADD = obj(
     ("domain", "prefix"),
-    domain=string("MSP domain of the home network", minLength=1),
+    domain=string("MSP domain of the home network", minLength=1, **_DNS_NAME),
     prefix=string("IPv6 home prefix, /64 or shorter", minLength=1),
     ipv4_pool=string("IPv4 home-address pool (/16 to /30)"),
     zones=strings("DNS zones to publish into"),
@@ -134,8 +154,8 @@ NETWORK_EDIT = obj(
 )
 HA_ADD = obj(
     ("fqdn", "network", "address"),
-    fqdn=string("Home agent host name", minLength=1),
-    network=string("Home network domain", minLength=1),
+    fqdn=string("Home agent host name", minLength=1, **_DNS_NAME),
+    network=string("Home network domain", minLength=1, **_DNS_NAME),
     address=string("IPv6 address of the home agent", minLength=1),
     ipv4=string("IPv4 address (DSMIPv6)"),
     priority=integer("SRV priority", 0, 65535),
@@ -145,21 +165,21 @@ HA_ADD = obj(
 )
 OPERATOR_ADD = obj(
     ("name", "role", "password"),
-    name=string("Login name", minLength=1),
+    name=string("Login name", minLength=1, pattern=_NAME),
     role=string("Role", ROLE),
-    password=string("Password (at least 12 characters)", minLength=1),
+    password=string("Password (at least 12 characters)", minLength=12, maxLength=1024),
 )
 OPERATOR_EDIT = obj(
     (),
     role=string("Role", ROLE),
     disabled=boolean("Lock (true) or unlock (false) the account"),
-    password=string("New password (at least 12 characters)"),
+    password=string("New password (at least 12 characters)", minLength=12, maxLength=1024),
 )
 TOKEN_ADD = obj(
     ("name", "role"),
-    name=string("Token name", minLength=1),
+    name=string("Token name", minLength=1, pattern=_NAME),
     role=string("Role", ROLE),
-    days=number("Lifetime in days (default: no expiry)", 0),
+    days=number("Lifetime in days (default: no expiry)", 0, MAX_TOKEN_DAYS),
 )
 
 

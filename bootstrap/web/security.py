@@ -23,13 +23,14 @@ import hmac
 import json
 import logging
 import secrets
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 from sqlalchemy.exc import DBAPIError
 
 from ..errors import BootstrapError
-from ..services import operators
+from ..services import operators, validate
+from ..services.validate import shown
 from .routing import PRINCIPAL_KEY, STORE, WEB, Handler, run, spec_of
 from .templating import render
 
@@ -87,7 +88,9 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except BootstrapError as exc:
         return error_response(request, exc.http_status, str(exc))
     except DBAPIError as exc:
-        log.error("store error on %s %s: %s", request.method, request.path, exc.orig)
+        log.error(
+            "store error on %s %s: %s", request.method, shown(request.path), shown(str(exc.orig))
+        )
         return error_response(
             request, 503, "store unavailable: it cannot be reached right now; try again later"
         )
@@ -97,12 +100,35 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         message = _HTTP_MESSAGES.get(exc.status) or exc.reason or "request refused"
         if exc.text and not exc.text.startswith(f"{exc.status}:"):
             message = exc.text
-        return error_response(request, exc.status, message)
+        resp = error_response(request, exc.status, message)
+        if "Allow" in exc.headers:  # RFC 9110 section 15.5.6: a 405 lists what is allowed
+            resp.headers["Allow"] = exc.headers["Allow"]
+        return resp
     except asyncio.CancelledError:
         raise
     except Exception:
-        log.exception("internal error on %s %s", request.method, request.path)
+        log.exception("internal error on %s %s", request.method, shown(request.path))
         return error_response(request, 500, "internal error; the server log has the details")
+
+
+def same_origin_path(value: str | None) -> str | None:
+    """``value`` if it is a path on this origin to redirect to after login, else None.
+
+    Exactly one leading ``/``, then no second ``/`` or ``\\``, no scheme, host or
+    control character or space anywhere: browsers drop tabs and newlines and
+    read ``\\`` as ``/``, so ``/\t/evil.example`` or ``/\\evil.example`` would
+    otherwise leave the origin.
+    """
+    if not value or len(value) > 2000 or not value.startswith("/"):
+        return None
+    if any(c in value for c in "\\") or not value.isprintable() or " " in value:
+        return None
+    if value[1:2] == "/":
+        return None
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/"):
+        return None
+    return value
 
 
 def _bearer(request: web.Request) -> str | None:
@@ -167,6 +193,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if spec.public:
         if spec.state_changing and spec.path == "/login":
             await _check_csrf(request, request.cookies.get(LOGIN_COOKIE, ""))
+        check_inputs(request)
         return await handler(request)
     if who is None:
         if is_api(request) or request.path == "/metrics":
@@ -178,7 +205,21 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         raise Refused(403, f"this needs the {spec.role} role; {who.name} is {who.role}")
     if spec.state_changing and who.kind == "session":
         await _check_csrf(request, who.csrf_token)
+    check_inputs(request)
     return await handler(request)
+
+
+def check_inputs(request: web.Request) -> None:
+    """Path and query values are free text: no NUL, newline or other control character.
+
+    Checked once here for every route, so no handler passes such a value to
+    the store (PostgreSQL refuses NUL) or into a log line.
+    """
+    for name, value in request.match_info.items():
+        validate.text(value, f"path parameter {shown(name)}")
+    for name, value in request.query.items():
+        validate.text(name, "a query parameter name")
+        validate.text(value, f"query parameter {shown(name)}")
 
 
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -238,3 +279,5 @@ async def json_body(request: web.Request) -> object:
         return json.loads(text)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise Refused(400, "the request body is not valid JSON") from None
+    except RecursionError:
+        raise Refused(400, "the request body is nested too deeply") from None

@@ -441,3 +441,35 @@ def test_drops_are_counted_by_reason_in_prometheus() -> None:
         == before_uni + 1
     )
     assert value("mip6bs_dhcp_replies_total", family="6") == before_replies + 1
+
+
+def test_inform_is_answered_only_at_the_address_it_came_from() -> None:
+    """Issue 14: DHCPINFORM replies went to whatever ciaddr the datagram named."""
+    frame = inform(wire4.ParameterRequestList((1, 68)))  # ciaddr 192.0.2.100, direct
+    arrival = Arrival("eth9", False, ip.IPv4Address("192.0.2.1"))
+    view, rng = HomeView(sample_snapshot()), random.Random(1)
+    ok = policy.answer4(frame, arrival, view, POLICY, NOW, rng, ip.IPv4Address("192.0.2.100"))
+    assert isinstance(ok, Reply4) and str(ok.destination) == "192.0.2.100"
+    for forged in ("34.0.2.100", "0.0.0.169", "192.0.2.101"):
+        got = policy.answer4(frame, arrival, view, POLICY, NOW, rng, ip.IPv4Address(forged))
+        assert got == Drop(policy.SPOOFED), forged
+    for target in ("255.255.255.255", "224.0.0.1", "239.1.2.3"):
+        got = policy.answer4(inform(wire4.ParameterRequestList((1, 68)), ciaddr=target),
+                             arrival, view, POLICY, NOW, rng, None)
+        assert got == Drop(policy.SPOOFED), target
+
+
+def test_relayed_inform_needs_giaddr_from_the_relay_or_a_bound_link() -> None:
+    frame = inform(wire4.ParameterRequestList((1, 68)), giaddr="198.51.100.1")
+    arrival = Arrival("eth9", False, ip.IPv4Address("192.0.2.1"))
+    view, rng = HomeView(sample_snapshot()), random.Random(1)
+    unbound = dataclasses.replace(POLICY, links4=LinkBindings({}, {}, ()))
+    relay = ip.IPv4Address("198.51.100.1")
+    got = policy.answer4(frame, arrival, view, unbound, NOW, rng, relay)
+    assert isinstance(got, Reply4) and (str(got.destination), got.port) == ("198.51.100.1", 67)
+    other = ip.IPv4Address("203.0.113.9")
+    assert policy.answer4(frame, arrival, view, unbound, NOW, rng, other) == Drop(policy.SPOOFED)
+    bound = dataclasses.replace(
+        POLICY, links4=LinkBindings.parse(["198.51.100.0/24=home.example"], "[dhcp4] links")
+    )
+    assert isinstance(policy.answer4(frame, arrival, view, bound, NOW, rng, other), Reply4)

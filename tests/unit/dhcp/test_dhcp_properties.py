@@ -264,7 +264,8 @@ def test_fuzz_100k_packets_through_decoder_and_policy() -> None:
             else:
                 wire4.decode(out.payload)
     elapsed = time.monotonic() - start
-    assert counts["replied"] > 5_000 and counts["dropped"] > 20_000, counts
+    # (a mutated DHCPINFORM whose ciaddr is no longer its source is dropped, not answered)
+    assert counts["replied"] > 4_000 and counts["dropped"] > 20_000, counts
     assert elapsed < 60
 
 
