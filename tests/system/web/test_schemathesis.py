@@ -29,7 +29,7 @@ from bootstrap.web.routing import SPECS
 from tests.support.web import World
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
-MAX_EXAMPLES = 12
+MAX_EXAMPLES = 8
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 
 
