@@ -13,6 +13,8 @@ Calls block; the bridge runs them in a thread.
 from __future__ import annotations
 
 import errno
+import ipaddress
+import logging
 import socket
 from pathlib import Path
 
@@ -20,9 +22,12 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl.ndmsg import NTF_PROXY
 
-from .proxy import Address, ProxyPlan, parse_addresses
+from .proxy import Address, ProxyPlan, gratuitous_na, parse_addresses
 
 SYSCTLS = ("net/ipv6/conf/{}/proxy_ndp", "net/ipv4/conf/{}/proxy_arp")
+
+
+log = logging.getLogger(__name__)
 
 
 class ProxyError(Exception):
@@ -77,8 +82,30 @@ class ProxyTable:
             index = self._index(ipr)
             for addr in plan.add:
                 self._change(ipr, "add", addr, index, errno.EEXIST)
+            announce = [a for a in plan.add if isinstance(a, ipaddress.IPv6Address)]
+            if announce:
+                self._announce(ipr, index, announce)
             for addr in plan.remove:
                 self._change(ipr, "del", addr, index, errno.ENOENT)
+
+    def _announce(self, ipr: IPRoute, index: int, hoas: list[ipaddress.IPv6Address]) -> None:
+        """Multicast one gratuitous NA per new HoA (RFC 6275 §10.4.1), hop limit 255.
+
+        Best effort: a link that cannot send yet (down, no link-local address) only
+        delays the correspondents' switch to this HA until their next solicitation.
+        """
+        link = ipr.get_links(index)[0].get_attr("IFLA_ADDRESS")
+        if not link:
+            return
+        lladdr = bytes.fromhex(str(link).replace(":", ""))
+        try:
+            with socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6) as s:
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, index)
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+                for hoa in hoas:
+                    s.sendto(gratuitous_na(hoa, lladdr), ("ff02::1", 0, 0, index))
+        except OSError as exc:  # the entries hold; caches learn them at their next NS
+            log.warning("could not announce the proxied HoAs on %s: %s", self.ifname, exc)
 
     def _change(self, ipr: IPRoute, op: str, addr: Address, index: int, benign: int) -> None:
         family = socket.AF_INET6 if addr.version == 6 else socket.AF_INET

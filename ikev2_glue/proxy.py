@@ -74,3 +74,21 @@ def plan_proxies(
     add = sorted(want - have, key=_key)
     remove = sorted((a for a in have - want if owned(a, nets)), key=_key)
     return ProxyPlan(tuple(add), tuple(remove))
+
+
+NA_OVERRIDE = 0x20000000
+"""The Override flag of a Neighbor Advertisement (RFC 4861 §4.4)."""
+
+
+def gratuitous_na(hoa: ipaddress.IPv6Address, lladdr: bytes) -> bytes:
+    """The ICMPv6 Neighbor Advertisement an HA multicasts when it starts defending ``hoa``.
+
+    RFC 6275 §10.4.1: to all-nodes, Override set (so caches that still point at the
+    MN, or at an HA that served it before, take this HA's link-layer address), Router
+    and Solicited clear, with the Target Link-Layer Address option.  The checksum is
+    left 0: the kernel fills it in for a raw ICMPv6 socket.
+    """
+    if len(lladdr) != 6:
+        raise ValueError("the link-layer address must be 6 octets (Ethernet)")
+    return (bytes([136, 0, 0, 0]) + NA_OVERRIDE.to_bytes(4, "big") + hoa.packed
+            + bytes([2, 1]) + lladdr)

@@ -37,8 +37,9 @@ def test_demo_runs_every_act_and_leaves_nothing(tmp_path: Path) -> None:
     assert hoa.startswith("2001:db8:1:")
     for name in ("4 ha drain", "5 HA host kill -9"):
         assert f"HoA {hoa}" in table[name].checked  # the same HoA through the other HA
-    assert all(0 < a.seconds < 60 for a in summary.acts)
-    assert sum(a.seconds for a in summary.acts) < 150
+    # bounds with room for a loaded 2-core machine (typically 45-80 s in all)
+    assert all(0 < a.seconds < 90 for a in summary.acts)
+    assert sum(a.seconds for a in summary.acts) < 180
     # narrated with durations, and the report holds the same table and the timeline
     assert sum("(" in line and " s): " in line for line in lines) == len(ACT_NAMES)
     assert summary.report is not None

@@ -150,8 +150,15 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         w.ctl("export", IDENTITY, "--format", "swanctl", "--out", str(w.bundle))
         for host in ("ha1", "ha2"):
             w.start_daemon(host)
-        lab.spawn("rt", "dhcrelay", "dhcrelay", "-6", "-d", "--no-pid",
-                  "-l", "eth1", "-u", f"{rl.HA1}%eth0")
+        relay = lab.spawn("rt", "dhcrelay", "dhcrelay", "-6", "-d", "--no-pid",
+                          "-l", "eth1", "-u", f"{rl.HA1}%eth0")
+        # the network is ready before the node is switched on: relay listening, SRV published,
+        # both bridges beating (so they have loaded their subscribers)
+        rl.wait_for(lambda: "Listening on Socket/eth1" in relay.text(), 20, "dhcrelay not up")
+        rl.wait_for(lambda: len(lab.dig("mn", "_mip6._ipv6.example.com", "SRV")) == 2, 30,
+                    "SRV of both HAs not published")
+        rl.wait_for(lambda: all(home_agents.get(store, f).last_heartbeat is not None
+                                for f in HA_FQDN.values()), 30, "bridges not beating")
         t0 = time.monotonic()
         w.agent = lab.spawn("mn", "agent", str(rl.VENV / "mip6-mn"), "--bundle", str(w.bundle),
                             "--interface", "eth0", "--nameserver", rl.DNS,
