@@ -200,6 +200,12 @@ class ViciConfig:
     """The HA's interface on the home link: while a binding is up the HA answers for the
     MN's HoA there (proxy ND for IPv6, proxy ARP for an IPv4 HoA; RFC 6275 10.4.1) and
     turns on its proxy_ndp / proxy_arp sysctls (needs CAP_NET_ADMIN). Empty: no proxying."""
+    queue_file: str = field(default="vici-queue.jsonl", metadata=PATH)
+    """Where charon's binding events wait, appended and fsync'd, while the store is unreachable;
+    they are applied in order when it is back (survives a restart of bootstrapd)."""
+    queue_limit: int = 100000
+    """Most events kept in queue_file; beyond it events are not kept and the bindings are
+    rebuilt from charon's list-sas when the store is back."""
     radius_address: str = "::1"
     """Where FreeRADIUS listens for charon (radius mode; same network namespace)."""
     radius_port: int = 1812

@@ -30,6 +30,7 @@ from prometheus_client import Counter
 
 from bootstrap.context import Store
 from bootstrap.dnsrecords import OutboxRow
+from bootstrap.freshness import FRESHNESS
 from bootstrap.services import dnsoutbox
 
 from . import sendplan
@@ -244,10 +245,12 @@ class Publisher:
             try:
                 if await self._in_db(dnsoutbox.has_work, self.store):
                     await self.drain()
+                FRESHNESS.refreshed("dns", "outbox")
                 if failing:
                     log.info("DNS outbox reachable again")
                 failing = False
             except Exception as exc:  # store outage: keep going, rows stay in the outbox
+                FRESHNESS.failed("dns", "waiting for the outbox")
                 if not failing:
                     log.warning("DNS outbox pass failed, will retry: %s", exc)
                 failing = True

@@ -16,6 +16,12 @@ re-pushes everything and logs one line per state change.  It writes the
 HA's heartbeat while charon answers.  A draining HA loads nothing new and
 redirects its live MNs (:meth:`Bridge.drain_step`).
 
+Store outages: the bridge stays connected to charon.  An event the store
+cannot take (lost connection) goes to the durable queue (:mod:`.journal`,
+``[vici] queue_file``), and so does every later one until the queue is
+empty again, so the store sees them in charon's order; the queue is applied
+about once a second while the store is away, then ``list-sas`` is reconciled.
+
 Every decision is a pure function the bridge only executes: what to load
 and remove (:func:`.plan.plan_sync`, :func:`.plan.plan_resync`), which SAs to
 redirect or terminate (:mod:`.drain`), what an event means (:mod:`.model`).
@@ -39,6 +45,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import Counter, Gauge
@@ -46,9 +53,11 @@ from sqlalchemy.exc import DBAPIError
 
 from bootstrap import domain
 from bootstrap.errors import NotFound
-from bootstrap.services import bindings, bundle, home_agents, takeover, versions
+from bootstrap.freshness import FRESHNESS
+from bootstrap.services import availability, bindings, bundle, home_agents, takeover, versions
 
 from . import drain, model, plan, profile, proxy, reinit
+from .journal import Entry, Journal
 from .link import CharonLink, EventPump, ViciError
 from .neigh import ProxyError, ProxyTable
 from .settings import AssignMode, ViciSettings
@@ -61,6 +70,8 @@ RECONNECTS = Counter("mip6bs_vici_connects_total", "Successful connections to ch
 SYNC_CHANGES = Counter("mip6bs_vici_sync_changes_total", "Subscribers (un)loaded", ["action"])
 BAD_EVENTS = Counter("mip6bs_vici_bad_events_total", "VICI events that could not be handled")
 LOADED = Gauge("mip6bs_vici_loaded_subscribers", "Subscribers loaded into charon")
+QUEUED = Gauge("mip6bs_vici_queued_events", "Binding events waiting in [vici] queue_file")
+REPLAY_INTERVAL = 1.0
 PROXIES = Gauge("mip6bs_vici_proxy_entries", "HoAs this HA answers for on its home link")
 PROXY_CHANGES = Counter("mip6bs_vici_proxy_changes_total", "Proxy entries changed", ["action"])
 REINIT = Counter("mip6bs_vici_reinit_total",
@@ -142,6 +153,10 @@ class Bridge:
         self._ha: domain.HomeAgent | None = None
         self._ha_side: plan.HaSide | None = None
         self._pump: EventPump | None = None
+        self.journal = (
+            Journal(Path(cfg.queue_file), cfg.queue_limit) if cfg.queue_file else None
+        )
+        QUEUED.set(len(self.journal) if self.journal is not None else 0)
 
     # ------------------------------------------------------------ logging
     def _say(self, line: str, level: int = logging.INFO) -> None:
@@ -204,6 +219,7 @@ class Bridge:
         self._say(f"connected to {version} at {self.cfg.socket}")
         self.connected.set()
         await self._push_all()
+        await asyncio.to_thread(self._replay)  # older than what list-sas says now
         await asyncio.to_thread(self._reconcile)
         await asyncio.to_thread(self._sync_proxies, True)
         self.synced.set()
@@ -216,15 +232,28 @@ class Bridge:
         loop = asyncio.get_running_loop()
         next_beat = 0.0
         next_poll = loop.time() + self.poll
+        next_replay = loop.time()
         while True:
             now = loop.time()
             if now >= next_beat:
                 await asyncio.to_thread(self._heartbeat)
                 next_beat = now + self.cfg.heartbeat_interval
+            if self._queued() and now >= next_replay:
+                await asyncio.to_thread(self._replay)
+                next_replay = loop.time() + REPLAY_INTERVAL
             if now >= next_poll:  # also under a steady stream of events
-                await self._poll()
+                try:
+                    await self._poll()
+                    if not self._queued():
+                        FRESHNESS.refreshed("vici")
+                except DBAPIError as exc:  # stay with charon; events go to the queue
+                    FRESHNESS.failed("vici", "store unreachable")
+                    log.debug("vici: poll failed: %s", availability.reason(exc))
+                    self._say("store unreachable; charon's binding events are queued",
+                              logging.WARNING)
                 next_poll = loop.time() + self.poll
-            timeout = max(0.0, min(next_poll, next_beat) - loop.time())
+            wake = min(next_poll, next_beat, next_replay if self._queued() else next_poll)
+            timeout = max(0.0, wake - loop.time())
             try:
                 name, msg = await next_event(self._queue, timeout)
             except TimeoutError:
@@ -447,15 +476,67 @@ class Bridge:
             BAD_EVENTS.inc()
             return []
 
+    def _queued(self) -> bool:
+        return self.journal is not None and len(self.journal) > 0
+
     def _apply_events(self, events: list[model.SaEvent]) -> None:
-        for ev in events:
+        now = dt.datetime.now(dt.UTC)
+        entries: list[Entry] = [(ev, now) for ev in events]
+        if self._queued():  # keep charon's order: behind what already waits
+            self._keep(entries)
+            return
+        for i, ev in enumerate(events):
             try:
                 self._apply_event(ev)
+            except DBAPIError as exc:
+                if self.journal is not None and availability.lost_connection(exc):
+                    self._keep(entries[i:])
+                    return
+                BAD_EVENTS.inc()
+                log.warning("vici: could not record %s: %s", type(ev).__name__, exc)
             except Exception as exc:
                 BAD_EVENTS.inc()
                 log.warning("vici: could not record %s: %s", type(ev).__name__, exc)
 
-    def _apply_event(self, ev: model.SaEvent) -> None:
+    def _keep(self, entries: list[Entry]) -> None:
+        """Into the durable queue (fsync'd before this returns)."""
+        assert self.journal is not None
+        kept = self.journal.append(entries)
+        QUEUED.set(len(self.journal))
+        FRESHNESS.failed("vici", f"{len(self.journal)} binding events queued")
+        if kept < len(entries):
+            BAD_EVENTS.inc(len(entries) - kept)
+            self._say(f"event queue full ([vici] queue_limit = {self.journal.limit}); bindings"
+                      " will be rebuilt from list-sas", logging.WARNING)
+        else:
+            self._say("store unreachable; charon's binding events are queued", logging.WARNING)
+
+    def _replay(self) -> None:
+        """Apply the queue in order; stop at the first lost connection, keep the rest."""
+        if self.journal is None or not len(self.journal):
+            return
+        overflowed = self.journal.overflowed
+        done = 0
+        try:
+            for ev, at in self.journal.pending():
+                try:
+                    self._apply_event(ev, at)
+                except DBAPIError as exc:
+                    if availability.lost_connection(exc):
+                        return
+                    BAD_EVENTS.inc()
+                    log.warning("vici: could not record queued %s: %s", type(ev).__name__, exc)
+                done += 1
+        finally:
+            self.journal.done(done)
+            QUEUED.set(len(self.journal))
+        log.info("vici: %d queued binding events applied%s", done,
+                 " (queue had overflowed)" if overflowed else "")
+        self._reconcile()
+        FRESHNESS.refreshed("vici")
+        self._say(f"store reachable again; {done} queued events applied")
+
+    def _apply_event(self, ev: model.SaEvent, at: dt.datetime | None = None) -> None:
         if isinstance(ev, model.SaUp):
             EVENTS.labels("up").inc()
             sa = live_sa(ev.sa)
@@ -466,13 +547,13 @@ class Bridge:
                     REINIT.labels("up").inc()
                     sa = bindings.LiveSa(sa.uniqueid, sa.identity, sa.care_of,
                                          sa.care_of_port, t.hoas)
-            b = bindings.sa_up(self.store, self.fqdn, sa, self.publish_dns)
+            b = bindings.sa_up(self.store, self.fqdn, sa, self.publish_dns, at)
             if b is None:
                 log.info("vici: IKE_SA %s of %r is up but names no subscriber with a HoA",
                          ev.sa.uniqueid, ev.sa.identity)
         elif isinstance(ev, model.SaDown):
             EVENTS.labels("down").inc()
-            bindings.sa_down(self.store, self.fqdn, ev.sa.uniqueid, self.publish_dns)
+            bindings.sa_down(self.store, self.fqdn, ev.sa.uniqueid, self.publish_dns, at)
             self.state.drain = self.state.drain.forget(ev.sa.uniqueid)
         elif isinstance(ev, model.SaRekeyed):
             EVENTS.labels("rekey").inc()
@@ -526,5 +607,10 @@ class Bridge:
             home_agents.heartbeat(
                 self.store, self.fqdn, failure_timeout=self.cfg.failure_timeout
             )
+        except DBAPIError as exc:
+            if availability.lost_connection(exc):
+                FRESHNESS.failed("vici", "store unreachable")
+                return  # said once by the poll
+            self._say(f"cannot write heartbeat of {self.fqdn}: {exc}", logging.WARNING)
         except Exception as exc:
             self._say(f"cannot write heartbeat of {self.fqdn}: {exc}", logging.WARNING)

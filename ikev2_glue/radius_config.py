@@ -67,15 +67,21 @@ def conninfo(url: str, user: str = "") -> str:
             "radius mode needs a PostgreSQL store: FreeRADIUS reads its views;"
             f" [database] url uses {u.get_backend_name()!r}"
         )
-    host = u.query.get("host") or u.host or "/var/run/postgresql"
-    if isinstance(host, tuple):
-        host = host[0]
+    raw = u.query.get("host") or u.host or "/var/run/postgresql"
+    hosts = list(raw) if isinstance(raw, tuple) else str(raw).split(",")
+    port: object = u.port
+    if any(":" in h and not h.startswith("/") for h in hosts):  # h1:p1,h2:p2 (multi-host)
+        pairs = [h.rpartition(":") if ":" in h else (h, "", "5432") for h in hosts]
+        hosts = [p[0] for p in pairs]
+        port = ",".join(p[2] for p in pairs)
+    attrs = u.query.get("target_session_attrs")
     parts = {
-        "host": host,
-        "port": u.port,
+        "host": ",".join(hosts),
+        "port": port,
         "dbname": u.database,
         "user": user or u.username,
         "password": None if user else u.password,
+        "target_session_attrs": attrs if isinstance(attrs, str) else None,
     }
     out = []
     for key, value in parts.items():
@@ -150,7 +156,8 @@ def options(store: Store, settings: Settings, vici: ViciSettings | None = None) 
     return RadiusOptions(
         home_agent=v.home_agent,
         home_agent_id=radius.home_agent_id(store, v.home_agent),
-        conninfo=conninfo(settings.database.url, v.radius_db_user),
+        # a local standby when [database] read_url names one: IKE logins only read the views
+        conninfo=conninfo(settings.database.read_url or settings.database.url, v.radius_db_user),
         secret=radius_secret(Path(v.radius_secret_file)),
         address=v.radius_address,
         port=v.radius_port,

@@ -61,6 +61,9 @@ class ViciSettings:
     (:mod:`bootstrap.services.publish_mode`)."""
     home_interface: str = ""
     """The HA's home-link interface where it proxies ND / ARP for its HoAs; empty: none."""
+    queue_file: str = ""
+    """``[vici] queue_file``: the durable queue of binding events; empty = none (tests)."""
+    queue_limit: int = 100000
 
     @property
     def publish_on_registration(self) -> bool | None:
@@ -145,4 +148,12 @@ def from_settings(settings: Settings) -> ViciSettings:
         poll_interval=settings.store.snapshot_poll_interval,
         publish=publish,
         home_interface=v.home_interface.strip(),
+        queue_file=v.queue_file,
+        queue_limit=_queue_limit(v.queue_limit),
     )
+
+
+def _queue_limit(value: int) -> int:
+    if value < 1:
+        raise ConfigError(f"[vici] queue_limit must be at least 1, not {value!r}")
+    return value

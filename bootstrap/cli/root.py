@@ -22,6 +22,7 @@ from .common import (
     stderr,
     table,
 )
+from .db_status import db_status
 from .ha_drain import drain_cmd
 from .ha_failover import failover_config_cmd
 from .importer import import_cmd
@@ -124,6 +125,9 @@ def db_current(as_json: bool) -> None:
         emit_json({"current": cur, "head": head, "up_to_date": cur == head})
     else:
         kv([("current", cur or "(empty)"), ("head", head), ("up to date", cur == head)])
+
+
+db.add_command(db_status)
 
 
 # ---------------------------------------------------------------- networks

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from sqlalchemy import select
 
 from ..domain import Snapshot
+from ..freshness import FRESHNESS
 from ..store.engine import Store
 from ..store.models import HomeAgent, Network, Setting
 from . import versions, views
@@ -31,7 +32,7 @@ SERVER_DUID_KEY = "dhcp6.server_duid"
 
 def load(store: Store) -> Snapshot:
     """Read every network and home agent at one consistent version."""
-    with store.session() as s:
+    with store.read_session() as s:
         ver = versions.current_in(s, versions.TOPOLOGY)
         nets = list(s.scalars(select(Network).order_by(Network.id)))
         by_id = {n.id: n.domain for n in nets}
@@ -54,17 +55,21 @@ class SnapshotFollower:
         interval: float = 1.0,
         max_age: float = 15.0,
         on_change: Callable[[Snapshot], None] | None = None,
+        service: str = "dhcp",
     ) -> None:
         self.store = store
+        self.service = service
         self.interval = interval
         self.max_age = max_age
         self.on_change = on_change
         self.snapshot = load(store)
         self._built = time.monotonic()
+        FRESHNESS.refreshed(service, "snapshot")
 
     def refresh(self) -> bool:
         """Rebuild if the version moved or the snapshot is old; True if rebuilt."""
-        ver = versions.current(self.store).get(versions.TOPOLOGY, 0)
+        with self.store.read_session() as s:
+            ver = versions.current_in(s, versions.TOPOLOGY)
         stale = time.monotonic() - self._built >= self.max_age
         if ver == self.snapshot.version and not stale:
             return False
@@ -81,10 +86,12 @@ class SnapshotFollower:
             await asyncio.sleep(self.interval)
             try:
                 await asyncio.to_thread(self.refresh)
+                FRESHNESS.refreshed(self.service, "snapshot")
                 if failing:
                     log.info("store reachable again; snapshot refreshed")
                 failing = False
             except Exception as exc:  # keep serving the last good snapshot
+                FRESHNESS.failed(self.service, "answering from the last snapshot")
                 if not failing:
                     log.warning("cannot refresh snapshot, keeping the last one: %s", exc)
                 failing = True

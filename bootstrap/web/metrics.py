@@ -23,6 +23,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from .. import freshness
 from ..context import Store
 from ..services import dashboard, home_agents, versions
 from .routing import STORE, RouteTable, run
@@ -104,14 +105,17 @@ async def metrics(request: web.Request) -> web.Response:
 
 @routes.add("GET", "/healthz", None, "Liveness and store reachability for load balancers")
 async def healthz(request: web.Request) -> web.Response:
+    services = freshness.as_json(freshness.FRESHNESS.report())
+    extra = {"services": services} if services else {}
     try:
         await run(versions.current, request.app[STORE])
     except Exception as exc:  # any store failure means: take this host out of rotation
         return web.json_response(
-            {"status": "unavailable", "error": f"the store cannot be read: {type(exc).__name__}"},
+            {"status": "unavailable", "error": f"the store cannot be read: {type(exc).__name__}",
+             **extra},
             status=503,
         )
-    return web.json_response({"status": "ok"})
+    return web.json_response({"status": "ok", **extra})
 
 
 def count_response(request: web.Request, status: int) -> None:

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from aiohttp import web
 from sqlalchemy.exc import DBAPIError
 
-from .. import domain
+from .. import domain, freshness
 from ..context import Store
-from ..services import audit, credentials, dashboard, networks, stats
+from ..services import audit, credentials, dashboard, networks, stats, store_status
 from . import charts
 from .routing import STORE, WEB, RouteTable, run
 from .settings import WebSettings
@@ -125,8 +125,11 @@ async def dashboard_page(request: web.Request) -> web.Response:
     nets = await run(networks.list_all, store)
     steps = checklist(s, len(nets), has_ca, changed)
     drawn = await run(_charts, store, dt.datetime.now(dt.UTC))
+    db = await run(store_status.status, store)
+    stale = freshness.as_json(freshness.FRESHNESS.report())
     return render(request, "dashboard.html", s=s, banners=banners(s, cfg, has_ca),
-                  steps=steps if not all(st.done for st in steps) else [], charts=drawn)
+                  steps=steps if not all(st.done for st in steps) else [], charts=drawn,
+                  db=db, stale=stale)
 
 
 async def _sample_forever(app: web.Application) -> None:

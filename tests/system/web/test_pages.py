@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from bootstrap.freshness import FRESHNESS
 from bootstrap.services import audit, operators, subscribers
 from bootstrap.store.engine import Store
 from bootstrap.web.app import create_app
@@ -273,7 +274,26 @@ async def test_metrics_and_healthz(client: TestClient, world: World) -> None:
     assert "mip6bs_home_agents_offered 1.0" in text
     assert "mip6bs_web_requests_total" in text
     health = await client.get("/healthz")
-    assert health.status == 200 and (await health.json()) == {"status": "ok"}
+    assert health.status == 200 and (await health.json())["status"] == "ok"
+
+
+async def test_healthz_and_metrics_say_since_when_a_service_is_stale(
+    client: TestClient, world: World
+) -> None:
+    """What a DHCP follower records when its refresh fails (bootstrap.freshness)."""
+    FRESHNESS.refreshed("dhcp", "snapshot")
+    FRESHNESS.failed("dhcp", "answering from the last snapshot")
+    try:
+        body = await (await client.get("/healthz")).json()
+        dhcp = body["services"]["dhcp"]
+        assert dhcp["stale_since"] is not None and dhcp["data_age_seconds"] >= 0
+        assert dhcp["detail"] == "answering from the last snapshot"
+        text = await (await client.get("/metrics", headers=world.bearer("viewer"))).text()
+        assert re.search(r'^mip6bs_store_stale_seconds\{service="dhcp"\} [0-9.e-]+$', text, re.M)
+    finally:
+        FRESHNESS.refreshed("dhcp", "snapshot")
+    body = await (await client.get("/healthz")).json()
+    assert body["services"]["dhcp"]["stale_since"] is None
 
 
 async def test_healthz_is_503_when_the_store_is_unreachable(

@@ -118,6 +118,11 @@ def test_nt_hash_and_conninfo() -> None:
     assert radius_config.conninfo("postgresql://u:pw@127.0.0.1:5433/db", "rad") == (
         "host=127.0.0.1 port=5433 dbname=db user=rad"
     )
+    multi = ("postgresql+psycopg://u@/db?host=db1:5432&host=db2:5433"
+             "&target_session_attrs=read-write")
+    assert radius_config.conninfo(multi, "rad") == (
+        "host=db1,db2 port=5432,5433 dbname=db user=rad target_session_attrs=read-write"
+    )
 
 
 def test_mn_bundle_is_a_swanctl_dir_with_private_secrets() -> None:
