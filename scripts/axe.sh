@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # axe-core (the accessibility rules engine the browser tests inject into every page), from the
-# npm registry with Debian's npm, at the exact version tests/system/web/axe/package.json names, into
-# tests/system/web/axe/node_modules (not committed).
+# npm registry with the machine's npm (Debian's npm only when none is installed), at the exact
+# version tests/system/web/axe/package.json names, into tests/system/web/axe/node_modules
+# (not committed).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root/tests/system/web/axe"

@@ -17,7 +17,6 @@ packages=(
     tshark                                         # second decoder for our DHCP encoder
     chromium chromium-driver                       # browser tests of the web UI
     keepalived                                     # VRRP: HA service addresses move on failure
-    npm                                            # axe-core for the browser tests (scripts/axe.sh)
 )
 fresh_pg=0
 dpkg-query -W -f='${Status}' postgresql 2>/dev/null | grep -q "install ok installed" || fresh_pg=1
@@ -25,4 +24,6 @@ echo "wireshark-common wireshark-common/install-setuid boolean false" | \
     { [ "$(id -u)" -eq 0 ] && debconf-set-selections || sudo debconf-set-selections; } 2>/dev/null || true
 ./scripts/apt.sh "${packages[@]}"
 ./scripts/postgres.sh "$fresh_pg"
+# axe-core for the browser tests: npm from the machine's Node.js, or Debian's npm where none is
+# installed (scripts/axe.sh decides; Debian's npm conflicts with a Node.js that bundles its own).
 ./scripts/axe.sh
