@@ -83,7 +83,17 @@ def rss_kib(pid: int) -> int:
 
 
 def with_xid6(data: bytes, xid: int) -> bytes:
+    """A transaction id, or for a Relay-Forward (no xid) a peer-address made of it."""
+    if data[:1] == b"\x0c" and len(data) >= 34:
+        return data[:18] + xid.to_bytes(16, "big") + data[34:]
     return data[:1] + xid.to_bytes(3, "big") + data[4:]
+
+
+def key6(data: bytes) -> int | None:
+    """What a reply shares with its request: the xid, or a relay message's peer-address."""
+    if data[:1] in (b"\x0c", b"\x0d"):
+        return int.from_bytes(data[18:34], "big") if len(data) >= 34 else None
+    return int.from_bytes(data[1:4], "big") if len(data) >= 4 else None
 
 
 def with_xid4(data: bytes, xid: int) -> bytes:
@@ -148,19 +158,22 @@ def run(count: int, every: int, seed: int, port: int, out: Path) -> dict[str, in
                 for s in ready:
                     data = s.recv(65535)
                     six = s is sock6
-                    xid = (int.from_bytes(data[1:4], "big") if six
-                           else int.from_bytes(data[4:8], "big"))
-                    key = (six, xid)
+                    xid = key6(data) if six else int.from_bytes(data[4:8], "big")
+                    key = (six, xid or 0)
                     if key in pending:
                         pending.discard(key)
                         stats["valid_answered"] += 1
                         stats["valid_answered6" if six else "valid_answered4"] += 1
                     elif sent.get(key):
                         stats["replies_to_malformed"] += 1
+                        if key in kept:
+                            print(f"  reply to malformed {'v6' if six else 'v4'} datagram:"
+                                  f" {kept[key].hex()}", flush=True)
                     else:
                         stats["replies_to_mutated_valid"] += 1
 
         pending: set[tuple[bool, int]] = set()
+        kept: dict[tuple[bool, int], bytes] = {}
         for i in range(count):
             six = i % 4 != 3
             seed_data = rng.choice(seeds6 if six else seeds4)
@@ -169,11 +182,15 @@ def run(count: int, every: int, seed: int, port: int, out: Path) -> dict[str, in
             data = mutate(rng, seed_data)
             bad = malformed(data, six)
             stats["malformed"] += bad
-            if len(data) >= 8:
-                xid = int.from_bytes(data[1:4] if six else data[4:8], "big")
+            got = key6(data) if six else (int.from_bytes(data[4:8], "big")
+                                          if len(data) >= 8 else None)
+            if got is not None:
+                xid = got
                 # a reply names a transaction id: it is "to a malformed datagram" only when
                 # every datagram sent with that id was malformed (a mutation may hit the id)
                 sent[(six, xid)] = sent.get((six, xid), True) and bad
+                if bad:
+                    kept[(six, xid)] = data
             (sock6.sendto(data, ("::1", s6)) if six else sock4.sendto(data, ("127.0.0.1", s4)))
             stats["sent"] += 1
             if i % every == every - 1:
@@ -186,7 +203,11 @@ def run(count: int, every: int, seed: int, port: int, out: Path) -> dict[str, in
                         sock6.sendto(with_xid6(valid6, xid), ("::1", s6))
                     else:
                         sock4.sendto(with_xid4(bytes(valid4), xid), ("127.0.0.1", s4))
-                drain(2.0)
+                drain(1.0)
+            if i % 10_000 == 9_999:
+                print(f"  {i + 1:,} sent: valid answered {stats['valid_answered']:,}/"
+                      f"{stats['valid']:,}, replies to malformed {stats['replies_to_malformed']},"
+                      f" RSS {rss_kib(proc.pid):,} KiB", flush=True)
             if i == min(10_000, count // 5):
                 rss_warm = rss_kib(proc.pid)
         drain(2.0)

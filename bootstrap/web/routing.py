@@ -28,8 +28,18 @@ T = TypeVar("T")
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _PARAM = re.compile(r"{(\w+)}")
-"""A path parameter matches any one segment: aiohttp's default refuses ``{`` and ``}``, which
-RFC 7542 allows in an identity (``a{b}@example.com`` is reached as ``a%7Bb%7D@example.com``)."""
+_SEGMENT = {"identity": "[^/]*@[^/]+"}
+"""An identity always holds an ``@``: ``/subscribers/bulk`` is no identity, so the route
+table's Allow header for it lists only what that path does."""
+
+
+def _pattern(m: re.Match[str]) -> str:
+    name = m.group(1)
+    return "{" + name + ":" + _SEGMENT.get(name, "[^/]+") + "}"
+
+
+# A path parameter matches any one segment: aiohttp's default refuses "{" and "}", which
+# RFC 7542 allows in an identity (a{b}@example.com is reached as a%7Bb%7D@example.com).
 
 SETTINGS = web.AppKey("settings", Settings)
 """The whole configuration, for the service-layer calls (enrol, export) that need it."""
@@ -104,7 +114,7 @@ class RouteTable:
     def register(self, app: web.Application) -> None:
         by_handler: dict[Handler, RouteSpec] = app[SPECS]
         for spec in self.specs:
-            app.router.add_route(spec.method, _PARAM.sub(r"{\1:[^/]+}", spec.path), spec.handler)
+            app.router.add_route(spec.method, _PARAM.sub(_pattern, spec.path), spec.handler)
             by_handler[spec.handler] = spec
 
 

@@ -29,7 +29,7 @@ from bootstrap.web.routing import SPECS
 from tests.support.web import World
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
-MAX_EXAMPLES = 12
+MAX_EXAMPLES = 8
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 
 
@@ -71,7 +71,7 @@ def test_schemathesis_finds_nothing(
         [str(SCHEMATHESIS), "--config-file", str(CONFIG), "run", str(schema), "--url", base,
          "--checks", "all",
          "--phases", "examples,coverage,fuzzing", "--max-examples", str(MAX_EXAMPLES),
-         "--seed", "14", "--workers", "2", "--no-color", "--continue-on-failure",
+         "--seed", "14", "--workers", "1", "--no-color", "--continue-on-failure",
          "--exclude-operation-id", "revoke_token", "--request-timeout", "30",
          "--report", "junit", "--report-junit-path", str(tmp_path / "junit.xml"),
          "-H", f"Authorization: Bearer {world.tokens['admin']}"],
