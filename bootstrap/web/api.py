@@ -43,7 +43,7 @@ async def body(request: web.Request, schema: dict[str, Any]) -> dict[str, Any]:
 
 def int_param(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
     raw = request.query.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     try:
         value = int(raw)
